@@ -1,0 +1,1 @@
+"""Escalation: the sweep, the policy, alarms, the SMS outbox and gateways, inbound SMS."""

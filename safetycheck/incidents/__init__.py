@@ -1,0 +1,1 @@
+"""Incidents: reports, the post-incident procedure, the register, households and risk markers."""
