@@ -135,8 +135,7 @@ def assess(
             RiddorClass.OVER_7_DAY,
             over_7_by,
             today,
-            f"incapacitated for {incapacity_days} days (over 7): report within 15 days "
-            "of the incident",
+            f"incapacitated for {incapacity_days} days (over 7): report within 15 days of the incident",
         )
     if still_incapacitated:
         recorded = " (already over 3 days: record it)" if incapacity_days > OVER_3_DAYS else ""
@@ -152,8 +151,7 @@ def assess(
             RiddorClass.RECORD_ONLY,
             None,
             today,
-            f"incapacitated for {incapacity_days} days (over 3, not over 7): record it, "
-            "do not report",
+            f"incapacitated for {incapacity_days} days (over 3, not over 7): record it, do not report",
         )
     return _assessment(
         RiddorClass.NOT_REPORTABLE,
@@ -163,9 +161,7 @@ def assess(
     )
 
 
-def _assessment(
-    cls: RiddorClass, report_by: date | None, today: date, reason: str
-) -> RiddorAssessment:
+def _assessment(cls: RiddorClass, report_by: date | None, today: date, reason: str) -> RiddorAssessment:
     days_left = None if report_by is None else (report_by - today).days
     return RiddorAssessment(cls=cls, report_by=report_by, days_left=days_left, reason=reason)
 

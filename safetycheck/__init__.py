@@ -1,0 +1,65 @@
+"""SafetyCheck: lone-worker safety for home visits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from safetycheck.clock import Clock, SystemClock
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints, error handlers, CLI; nothing else."""
+    from safetycheck import cli, ops
+    from safetycheck.api import register_api
+    from safetycheck.api.errors import register_error_handlers
+    from safetycheck.extensions import api, db, migrate
+    from safetycheck.settings import load_settings
+
+    app = Flask(__name__, instance_relative_config=True)
+    load_settings(app, test_config)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    app.extensions["safetycheck.clock"] = clock or SystemClock()
+
+    app.config.update(
+        API_TITLE="SafetyCheck",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/static/",
+        SQLALCHEMY_TRACK_MODIFICATIONS=False,
+    )
+    _import_models()
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from safetycheck.db import configure_sqlite
+
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    api.init_app(
+        app,
+        spec_kwargs={"components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}},
+    )
+    register_error_handlers(app)
+    register_api(app)
+    ops.init_app(app)
+    cli.register(app)
+    return app
+
+
+def _import_models() -> None:
+    """Import every model module so that metadata (and Alembic) sees all tables."""
+    import safetycheck.accounts.models
+    import safetycheck.timeline.models
+    import safetycheck.visits.models  # noqa: F401
+
+
+def _migrations_dir() -> Any:
+    from safetycheck.settings import PROJECT_ROOT
+
+    return PROJECT_ROOT / "migrations"

@@ -1,0 +1,1 @@
+"""Accounts: teams, users and their roles, phone tokens, passwords and duress PINs."""

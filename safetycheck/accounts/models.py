@@ -1,0 +1,60 @@
+"""Teams, users and bearer tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from safetycheck.accounts.enums import Role
+from safetycheck.extensions import db
+
+
+class Team(db.Model):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    created_at: Mapped[datetime]
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    phone: Mapped[str] = mapped_column(sa.String(20), index=True)
+    role: Mapped[Role] = mapped_column(
+        sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    duress_pin_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    on_call: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    active: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # Set when Twilio says this number can never be reached (invalid, opted out, landline);
+    # escalation skips the number and admins see the flag until the phone is corrected.
+    phone_undeliverable_at: Mapped[datetime | None]
+    phone_undeliverable_reason: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+
+    team: Mapped[Team | None] = relationship(lazy="joined")
+
+
+class ApiToken(db.Model):
+    """An opaque bearer token; only its SHA-256 is stored, so a database leak leaks no logins."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    device: Mapped[str] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")

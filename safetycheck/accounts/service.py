@@ -1,0 +1,197 @@
+"""Account operations: teams, users, sign-in tokens and duress PINs. Services flush, never commit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from safetycheck.accounts import secrets as account_secrets
+from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import ApiToken, Team, User
+from safetycheck.accounts.phones import normalise_phone
+from safetycheck.errors import Conflict, NotFound, ValidationFailed
+from safetycheck.extensions import db
+
+PIN_PATTERN = re.compile(r"^\d{4,8}$")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    record: ApiToken
+
+
+def create_team(*, name: str, now: datetime) -> Team:
+    name = name.strip()
+    if db.session.scalar(sa.select(Team.id).where(sa.func.lower(Team.name) == name.lower())):
+        raise Conflict("A team with that name exists.", {"name": ["Already in use."]})
+    team = Team(name=name, created_at=now)
+    db.session.add(team)
+    db.session.flush()
+    return team
+
+
+def get_team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound("Team not found.")
+    return team
+
+
+def create_user(
+    *,
+    name: str,
+    email: str,
+    phone: str,
+    role: Role,
+    team_id: int | None,
+    password: str,
+    now: datetime,
+    on_call: bool = False,
+    duress_pin: str | None = None,
+    phone_region: str = "GB",
+) -> User:
+    """Create a user; practitioners and managers must belong to a team (escalation follows teams)."""
+    email = email.strip().lower()
+    e164 = normalise_phone(phone, default_region=phone_region)
+    if role in (Role.PRACTITIONER, Role.MANAGER) and team_id is None:
+        raise ValidationFailed("A team is required.", {"team_id": [f"Required for role {role}."]})
+    if team_id is not None and db.session.get(Team, team_id) is None:
+        raise ValidationFailed("Unknown team.", {"team_id": ["No such team."]})
+    if db.session.scalar(sa.select(User.id).where(User.email == email)):
+        raise Conflict("A user with that email exists.", {"email": ["Already in use."]})
+    if duress_pin is not None:
+        _check_pin(duress_pin)
+    user = User(
+        name=name.strip(),
+        email=email,
+        phone=e164,
+        role=role,
+        team_id=team_id,
+        password_hash=account_secrets.hash_secret(password),
+        duress_pin_hash=account_secrets.hash_secret(duress_pin) if duress_pin else None,
+        on_call=on_call,
+        created_at=now,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
+
+
+def find_users_by_phone(phone: str) -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(User.phone == phone, User.active)))
+
+
+def set_on_call(user_id: int, *, on_call: bool) -> User:
+    user = get_user(user_id)
+    user.on_call = on_call
+    db.session.flush()
+    return user
+
+
+def set_phone(user_id: int, *, phone: str, phone_region: str = "GB") -> User:
+    """Change a number; a corrected number is worth trying again, so the undeliverable flag clears."""
+    user = get_user(user_id)
+    user.phone = normalise_phone(phone, default_region=phone_region)
+    user.phone_undeliverable_at = None
+    user.phone_undeliverable_reason = None
+    db.session.flush()
+    return user
+
+
+def authenticate(*, email: str, password: str, device: str, now: datetime, ttl: timedelta) -> IssuedToken:
+    """Check a password and issue a device token; a wrong email and a wrong password look alike."""
+    user = find_user_by_email(email)
+    ok = account_secrets.verify_secret(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        raise ValidationFailed("Wrong email or password.", {"password": ["Wrong email or password."]})
+    token, digest = account_secrets.new_token()
+    record = ApiToken(
+        user_id=user.id,
+        token_hash=digest,
+        device=device.strip()[:120],
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    db.session.add(record)
+    db.session.flush()
+    return IssuedToken(token=token, record=record)
+
+
+def user_for_token(token: str, *, now: datetime) -> tuple[User, ApiToken] | None:
+    """Resolve a bearer token to its user, or None when missing, expired, revoked or disabled."""
+    record = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == account_secrets.token_digest(token))
+    )
+    if record is None or record.revoked_at is not None or record.expires_at <= now:
+        return None
+    if not record.user.active:
+        return None
+    # Writing on every request would serialise all reads on SQLite; a minute's precision is enough.
+    if record.last_used_at is None or now - record.last_used_at > timedelta(minutes=1):
+        record.last_used_at = now
+    return record.user, record
+
+
+def revoke_token(token_id: int, *, now: datetime) -> None:
+    record = db.session.get(ApiToken, token_id)
+    if record is not None and record.revoked_at is None:
+        record.revoked_at = now
+        db.session.flush()
+
+
+def revoke_all_tokens(user_id: int, *, now: datetime) -> int:
+    """Sign a user out everywhere (a lost or stolen phone); returns how many tokens stopped working."""
+    get_user(user_id)
+    result = db.session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.flush()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def set_duress_pin(user_id: int, *, pin: str) -> None:
+    """Store a duress PIN (4 to 8 digits) hashed, like a password."""
+    _check_pin(pin)
+    user = get_user(user_id)
+    user.duress_pin_hash = account_secrets.hash_secret(pin)
+    db.session.flush()
+
+
+def is_duress_pin(user: User, pin: str) -> bool:
+    return account_secrets.verify_secret(user.duress_pin_hash, pin)
+
+
+def _check_pin(pin: str) -> None:
+    if not PIN_PATTERN.match(pin):
+        raise ValidationFailed("Invalid PIN.", {"pin": ["Must be 4 to 8 digits."]})
+
+
+def team_managers(team_id: int) -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.team_id == team_id, User.role == Role.MANAGER, User.active)
+            .order_by(User.id)
+        )
+    )
+
+
+def on_call_users() -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(User.on_call, User.active).order_by(User.id)))

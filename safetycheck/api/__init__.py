@@ -1,0 +1,20 @@
+"""The HTTP layer: blueprints, request/response schemas, auth and error handling.
+
+Views parse, check permission, call one domain function, commit and serialise; nothing else.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_api(app: Flask) -> None:
+    """Register every blueprint with the app and the OpenAPI document."""
+    from safetycheck.api.accounts.routes import blp as accounts_blp
+    from safetycheck.api.ops import blp as ops_blp
+    from safetycheck.api.visits.routes import blp as visits_blp
+    from safetycheck.extensions import api
+
+    for blp in (accounts_blp, visits_blp):
+        api.register_blueprint(blp, url_prefix="/api/v1")
+    app.register_blueprint(ops_blp)

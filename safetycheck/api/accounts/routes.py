@@ -1,0 +1,130 @@
+"""Sign-in tokens, the current user, teams and users."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from safetycheck.accounts import service as account_service
+from safetycheck.accounts.enums import Role
+from safetycheck.api.accounts.schemas import (
+    DuressPinSchema,
+    MeSchema,
+    RevokedSchema,
+    TeamCreateSchema,
+    TeamSchema,
+    TokenCreateSchema,
+    TokenSchema,
+    UserCreateSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
+from safetycheck.api.auth import current_token, current_user, login_required, now
+from safetycheck.extensions import db
+
+blp = Blueprint("accounts", __name__, description="Sign-in, the current user, teams and users")
+
+
+@blp.route("/auth/tokens", methods=["POST"])
+@blp.arguments(TokenCreateSchema)
+@blp.response(201, TokenSchema)
+def create_token(body: dict[str, Any]) -> dict[str, Any]:
+    """Sign in from a device; the token is shown once and stored only as a hash."""
+    issued = account_service.authenticate(
+        email=body["email"],
+        password=body["password"],
+        device=body["device"],
+        now=now(),
+        ttl=timedelta(days=current_app.config["TOKEN_TTL_DAYS"]),
+    )
+    db.session.commit()
+    return {
+        "token": issued.token,
+        "expires_at": issued.record.expires_at,
+        "user": issued.record.user,
+    }
+
+
+@blp.route("/auth/tokens/current", methods=["DELETE"])
+@login_required()
+@blp.response(204)
+def delete_current_token() -> None:
+    """Sign out this device."""
+    account_service.revoke_token(current_token().id, now=now())
+    db.session.commit()
+
+
+@blp.route("/me", methods=["GET"])
+@login_required()
+@blp.response(200, MeSchema)
+def get_me() -> Any:
+    return current_user()
+
+
+@blp.route("/me/duress-pin", methods=["PUT"])
+@login_required()
+@blp.arguments(DuressPinSchema)
+@blp.response(204)
+def put_duress_pin(body: dict[str, Any]) -> None:
+    """Set the PIN that checks out normally on screen but raises a silent alarm."""
+    account_service.set_duress_pin(current_user().id, pin=body["pin"])
+    db.session.commit()
+
+
+@blp.route("/teams", methods=["POST"])
+@login_required(Role.ADMIN)
+@blp.arguments(TeamCreateSchema)
+@blp.response(201, TeamSchema)
+def create_team(body: dict[str, Any]) -> Any:
+    team = account_service.create_team(name=body["name"], now=now())
+    db.session.commit()
+    return team
+
+
+@blp.route("/users", methods=["POST"])
+@login_required(Role.ADMIN)
+@blp.arguments(UserCreateSchema)
+@blp.response(201, UserSchema)
+def create_user(body: dict[str, Any]) -> Any:
+    user = account_service.create_user(
+        **body, now=now(), phone_region=current_app.config["DEFAULT_PHONE_REGION"]
+    )
+    db.session.commit()
+    return user
+
+
+@blp.route("/users/<int:user_id>", methods=["GET"])
+@login_required(Role.ADMIN)
+@blp.response(200, UserSchema)
+def get_user(user_id: int) -> Any:
+    return account_service.get_user(user_id)
+
+
+@blp.route("/users/<int:user_id>", methods=["PATCH"])
+@login_required(Role.ADMIN)
+@blp.arguments(UserUpdateSchema)
+@blp.response(200, UserSchema)
+def update_user(body: dict[str, Any], user_id: int) -> Any:
+    """Mark a user on call or off, or correct their phone (which clears an undeliverable flag)."""
+    user = account_service.get_user(user_id)
+    if "on_call" in body:
+        account_service.set_on_call(user.id, on_call=body["on_call"])
+    if "phone" in body:
+        account_service.set_phone(
+            user.id, phone=body["phone"], phone_region=current_app.config["DEFAULT_PHONE_REGION"]
+        )
+    db.session.commit()
+    return user
+
+
+@blp.route("/users/<int:user_id>/tokens", methods=["DELETE"])
+@login_required(Role.ADMIN)
+@blp.response(200, RevokedSchema)
+def revoke_user_tokens(user_id: int) -> dict[str, int]:
+    """Sign a user out on every device, e.g. after a lost phone."""
+    count = account_service.revoke_all_tokens(user_id, now=now())
+    db.session.commit()
+    return {"revoked": count}

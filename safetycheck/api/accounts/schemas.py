@@ -1,0 +1,76 @@
+"""Request and response schemas for tokens, teams and users."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from safetycheck.accounts.enums import Role
+from safetycheck.api.common import StrictSchema
+
+
+class TokenCreateSchema(StrictSchema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    device = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+class TeamCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+class TeamSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class UserSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    role = fields.Enum(Role, by_value=True)
+    team_id = fields.Integer(allow_none=True)
+    on_call = fields.Boolean()
+    phone_undeliverable = fields.Method("_undeliverable")
+
+    def _undeliverable(self, user: object) -> bool:
+        return getattr(user, "phone_undeliverable_at", None) is not None
+
+
+class MeSchema(StrictSchema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    phone = fields.String()
+    role = fields.Enum(Role, by_value=True)
+    team_id = fields.Integer(allow_none=True)
+
+
+class TokenSchema(StrictSchema):
+    token = fields.String()
+    expires_at = fields.AwareDateTime()
+    user = fields.Nested(MeSchema)
+
+
+class UserCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    phone = fields.String(required=True, validate=validate.Length(min=3, max=32))
+    role = fields.Enum(Role, by_value=True, required=True)
+    team_id = fields.Integer(strict=True, allow_none=True, load_default=None)
+    password = fields.String(required=True, validate=validate.Length(min=10, max=200))
+    on_call = fields.Boolean(load_default=False)
+    duress_pin = fields.String(validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."))
+
+
+class UserUpdateSchema(StrictSchema):
+    on_call = fields.Boolean()
+    phone = fields.String(validate=validate.Length(min=3, max=32))
+
+
+class DuressPinSchema(StrictSchema):
+    pin = fields.String(required=True, validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."))
+
+
+class RevokedSchema(StrictSchema):
+    revoked = fields.Integer()

@@ -1,0 +1,82 @@
+"""One JSON error shape everywhere: `{code, status, message, errors}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from safetycheck.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+_LOCATIONS = ("json", "query", "querystring", "form", "headers", "files", "view_args")
+
+
+def error_body(code: int, status: str, message: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"code": code, "status": status, "message": message, "errors": errors or {}}
+
+
+def _flatten_locations(errors: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests errors by location (`{"json": {"field": [...]}}`); clients want the field."""
+    flat: dict[str, Any] = {}
+    for key, value in errors.items():
+        if key in _LOCATIONS and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+class SafetyCheckApi(Api):
+    """flask-smorest's Api with an error handler that keeps Werkzeug's headers (Allow on 405)."""
+
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:  # type: ignore[override]
+        code = error.code or 500
+        headers: dict[str, str] = {}
+        for name, value in error.get_headers():  # Allow, WWW-Authenticate, Retry-After …
+            if name.lower() != "content-type":
+                headers[name] = value
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors") or data.get("messages") or {}
+        if errors:
+            errors = _flatten_locations(errors)
+        message = data.get("message") or (
+            "The request body or parameters are invalid." if code == 422 else error.description or error.name
+        )
+        if isinstance(error, InternalServerError):
+            message = "Something went wrong on our side; it has been logged."
+        headers.update(data.get("headers") or {})
+        return error_body(code, error.name, message, errors), code, headers
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Domain errors and unexpected failures become the JSON error shape."""
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError) -> tuple[Response, int]:
+        from safetycheck.extensions import db
+
+        db.session.rollback()  # bad input changes nothing
+        status = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
+        body = error_body(
+            error.http_status,
+            status.get(error.http_status, "Bad Request"),
+            error.message,
+            error.errors,
+        )
+        return jsonify(body), error.http_status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[Response, int]:
+        from safetycheck.extensions import db
+
+        log.exception("unhandled error")
+        db.session.rollback()
+        body = error_body(
+            500, "Internal Server Error", "Something went wrong on our side; it has been logged."
+        )
+        return jsonify(body), 500

@@ -1,0 +1,103 @@
+"""Command-line tools: `flask --app safetycheck create-admin | demo | worker`."""
+
+from __future__ import annotations
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from safetycheck.accounts import service as account_service
+from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import User
+from safetycheck.errors import DomainError
+from safetycheck.extensions import db
+
+
+def _now():
+    return current_app.extensions["safetycheck.clock"].now()
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--phone", required=True, help="E.164, e.g. +447700900000")
+@click.option("--name", required=True)
+def create_admin(email: str, password: str, phone: str, name: str) -> None:
+    """Create the first admin; running it again with the same email changes nothing."""
+    existing = account_service.find_user_by_email(email)
+    if existing is not None:
+        click.echo(f"admin {existing.email} exists (id {existing.id}); nothing changed")
+        return
+    try:
+        user = account_service.create_user(
+            name=name,
+            email=email,
+            phone=phone,
+            role=Role.ADMIN,
+            team_id=None,
+            password=password,
+            now=_now(),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc.message} {exc.errors}") from exc
+    db.session.commit()
+    click.echo(f"created admin {user.email} (id {user.id})")
+
+
+DEMO_PASSWORD = "demo-password-1"
+DEMO_PEOPLE = [
+    # name, email, phone, role, on_call, duress_pin
+    ("Ada Admin", "admin@demo.safetycheck", "+447700900001", Role.ADMIN, False, None),
+    ("Morgan Manager", "manager@demo.safetycheck", "+447700900002", Role.MANAGER, False, None),
+    ("Olu On-Call", "oncall@demo.safetycheck", "+447700900003", Role.MANAGER, True, None),
+    (
+        "Priya Practitioner",
+        "priya@demo.safetycheck",
+        "+447700900004",
+        Role.PRACTITIONER,
+        False,
+        "9911",
+    ),
+    ("Sam Practitioner", "sam@demo.safetycheck", "+447700900005", Role.PRACTITIONER, False, "9922"),
+    ("Harper H&S Lead", "lead@demo.safetycheck", "+447700900006", Role.HS_LEAD, False, None),
+]
+
+
+@click.command("demo")
+def demo() -> None:
+    """Fill an empty database with a demo team and print the logins."""
+    if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+        click.echo("the database already has users; demo data not added")
+        _print_logins()
+        return
+    now = _now()
+    team = account_service.create_team(name="Northside Children's Services", now=now)
+    for name, email, phone, role, on_call, pin in DEMO_PEOPLE:
+        account_service.create_user(
+            name=name,
+            email=email,
+            phone=phone,
+            role=role,
+            team_id=None if role in (Role.ADMIN, Role.HS_LEAD) else team.id,
+            password=DEMO_PASSWORD,
+            on_call=on_call,
+            duress_pin=pin,
+            now=now,
+        )
+    db.session.commit()
+    click.echo(f"demo organisation created: team {team.name!r} (id {team.id})")
+    _print_logins()
+
+
+def _print_logins() -> None:
+    click.echo(f"logins (password {DEMO_PASSWORD!r} for each):")
+    for name, email, phone, role, on_call, pin in DEMO_PEOPLE:
+        extra = " on call" if on_call else ""
+        extra += f", duress PIN {pin}" if pin else ""
+        click.echo(f"  {role:<13} {email:<28} {phone}  {name}{extra}")
+
+
+def register(app: Flask) -> None:
+    for command in (create_admin, demo):
+        app.cli.add_command(command)

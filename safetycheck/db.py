@@ -1,0 +1,109 @@
+"""Database plumbing shared by every domain: the session class, column types and engine set-up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, registry
+
+
+class BindHonouringSession(FlaskSession):
+    """Use an explicit `bind` when one is given.
+
+    Flask-SQLAlchemy 3.x picks the engine itself and ignores a session's `bind`, which silently
+    defeats the test recipe that binds the session to an outer, rolled-back transaction
+    (pallets-eco/flask-sqlalchemy#1167). Honouring `bind` first fixes that and changes nothing in
+    production, where no bind is set.
+    """
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any):  # type: ignore[override]
+        if self.bind is not None:
+            return self.bind
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no offset and hands back naive datetimes; comparing those with aware ones fails
+    at run time. Refusing naive input catches a missing timezone where it is written.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    # Every `Mapped[datetime]` column is a UTCDateTime; constraint names are stable for Alembic.
+    registry = registry(
+        metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the `postgres://` and `postgresql://` URLs managed databases hand out; use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite safe for one host: WAL, a busy timeout, foreign keys, and write-locking BEGIN.
+
+    pysqlite opens transactions lazily and never as IMMEDIATE, so two writers can both read and
+    then fail to upgrade their lock. Taking the write lock at BEGIN serialises writers (readers
+    still run beside them under WAL), which is what makes the sweep's claims exactly-once here:
+    SQLite ignores `FOR UPDATE SKIP LOCKED`.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_postgres(engine_or_session: Any) -> bool:
+    bind = engine_or_session.get_bind() if hasattr(engine_or_session, "get_bind") else engine_or_session
+    return bind.dialect.name == "postgresql"

@@ -1,0 +1,117 @@
+"""Configuration in layers: `config/settings.toml`, then SAFETYCHECK_* variables, then test overrides.
+
+Every value is checked once at start-up so a typo fails the deploy with a message naming the
+setting, instead of failing the first escalation at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from safetycheck.db import normalise_database_url
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+DEFAULT_POLICY_PATH = CONFIG_DIR / "escalation.toml"
+
+SMS_BACKENDS = ("console", "twilio")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or has a value the service cannot run with."""
+
+
+def load_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill `app.config` from the three layers and validate the result."""
+    app.config.from_file(str(CONFIG_DIR / "settings.toml"), load=tomllib.load, text=False)
+    app.config.from_prefixed_env("SAFETYCHECK")
+    if test_config:
+        app.config.update(test_config)
+    _validate(app)
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if isinstance(value, str) and value.lower() in {"0", "false", "no", "off"}:
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ConfigError(f"SAFETYCHECK_{name} must be true or false, not {value!r}")
+
+
+def _as_number(name: str, value: Any, *, minimum: float, integer: bool = False) -> float:
+    try:
+        number = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number != number or number < minimum or (integer and number != int(number)):
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"SAFETYCHECK_{name} must be {kind} >= {minimum}, not {value!r}")
+    return int(number) if integer else number
+
+
+def _validate(app: Flask) -> None:
+    cfg = app.config
+    cfg["ENV"] = str(cfg.get("ENV") or "development").lower()
+    production = cfg["ENV"] == "production"
+
+    if not cfg.get("SECRET_KEY"):
+        if production:
+            raise ConfigError("SAFETYCHECK_SECRET_KEY is required when SAFETYCHECK_ENV=production")
+        cfg["SECRET_KEY"] = secrets.token_hex(32)
+
+    url = str(cfg.get("DATABASE_URL") or "")
+    if not url:
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        url = "sqlite:///" + str(Path(app.instance_path) / "safetycheck.sqlite3")
+    url = normalise_database_url(url)
+    if not url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(
+            f"SAFETYCHECK_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url.split(':')[0]}://…"
+        )
+    cfg["DATABASE_URL"] = url
+    cfg["SQLALCHEMY_DATABASE_URI"] = url
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    if url.startswith("postgresql"):
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
+
+    backend = str(cfg.get("SMS_BACKEND") or "console").lower()
+    if backend not in SMS_BACKENDS:
+        raise ConfigError(
+            f"SAFETYCHECK_SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, not {backend!r}"
+        )
+    cfg["SMS_BACKEND"] = backend
+    if backend == "twilio":
+        for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
+            if not cfg.get(key):
+                raise ConfigError(f"SAFETYCHECK_{key} is required when SAFETYCHECK_SMS_BACKEND=twilio")
+    if production and not cfg.get("PUBLIC_URL"):
+        raise ConfigError(
+            "SAFETYCHECK_PUBLIC_URL is required in production: Twilio signatures are checked against it"
+        )
+    cfg["PUBLIC_URL"] = str(cfg.get("PUBLIC_URL") or "").rstrip("/")
+    cfg["TWILIO_BASE_URL"] = str(cfg.get("TWILIO_BASE_URL") or "https://api.twilio.com").rstrip("/")
+
+    cfg["SWEEP_INTERVAL_SECONDS"] = _as_number(
+        "SWEEP_INTERVAL_SECONDS", cfg.get("SWEEP_INTERVAL_SECONDS"), minimum=0.05
+    )
+    cfg["SCHEDULER_ENABLED"] = _as_bool("SCHEDULER_ENABLED", cfg.get("SCHEDULER_ENABLED"))
+    for name in ("MAX_VISIT_MINUTES", "MAX_EXTEND_MINUTES", "TOKEN_TTL_DAYS", "MAX_CONTENT_LENGTH"):
+        cfg[name] = _as_number(name, cfg.get(name), minimum=1, integer=True)
+    cfg["TWILIO_TIMEOUT_SECONDS"] = _as_number(
+        "TWILIO_TIMEOUT_SECONDS", cfg.get("TWILIO_TIMEOUT_SECONDS"), minimum=0.1
+    )
+
+    policy = str(cfg.get("ESCALATION_POLICY") or "")
+    policy_path = Path(policy) if policy else DEFAULT_POLICY_PATH
+    if not policy_path.is_absolute():
+        policy_path = Path.cwd() / policy_path
+    cfg["ESCALATION_POLICY"] = str(policy_path)

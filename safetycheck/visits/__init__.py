@@ -1,0 +1,1 @@
+"""Visits: a practitioner's check-in at an address, its due time, extensions and check-out."""

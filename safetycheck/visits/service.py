@@ -1,0 +1,267 @@
+"""Check-in, extend, check-out and location for visits. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from safetycheck.accounts import service as account_service
+from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import User
+from safetycheck.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from safetycheck.extensions import db
+from safetycheck.incidents import checkin_guard
+from safetycheck.timeline import service as timeline
+from safetycheck.visits.enums import CURRENT_STATUSES, CheckoutOutcome, VisitStatus
+from safetycheck.visits.models import Visit
+
+
+@dataclass(frozen=True)
+class Location:
+    lat: float
+    lon: float
+    accuracy_m: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    visit: Visit
+    replayed: bool  # True when an Idempotency-Key matched an earlier check-in
+
+
+@dataclass(frozen=True)
+class CheckOut:
+    visit: Visit
+    duress: bool  # never shown to the practitioner; the API answers exactly as for a safe check-out
+
+
+def visible_visits(user: User) -> sa.Select[tuple[Visit]]:
+    """Visits in the user's reach: practitioners their own, managers their team, leads and admins all."""
+    query = sa.select(Visit)
+    if user.role == Role.PRACTITIONER:
+        return query.where(sa.or_(Visit.practitioner_id == user.id, Visit.companion_id == user.id))
+    if user.role == Role.MANAGER:
+        return query.where(Visit.team_id == user.team_id)
+    return query
+
+
+def get_visit(user: User, visit_id: int) -> Visit:
+    visit = db.session.scalar(visible_visits(user).where(Visit.id == visit_id))
+    if visit is None:
+        raise NotFound("Visit not found.")
+    return visit
+
+
+def current_visit(practitioner_id: int) -> Visit | None:
+    return db.session.scalar(
+        sa.select(Visit).where(Visit.practitioner_id == practitioner_id, Visit.status.in_(CURRENT_STATUSES))
+    )
+
+
+def check_in(
+    practitioner: User,
+    *,
+    address: str,
+    now: datetime,
+    max_minutes: int,
+    duration_minutes: int | None = None,
+    expected_end: datetime | None = None,
+    case_ref: str | None = None,
+    companion_id: int | None = None,
+    notes: str | None = None,
+    location: Location | None = None,
+    idempotency_key: str | None = None,
+) -> CheckIn:
+    """Start a visit; a retried request with the same Idempotency-Key returns the first visit."""
+    if practitioner.role != Role.PRACTITIONER:
+        raise Forbidden("Only practitioners check in to visits.")
+    if idempotency_key:
+        earlier = _visit_by_key(practitioner.id, idempotency_key)
+        if earlier is not None:
+            return CheckIn(visit=earlier, replayed=True)
+    due_at = _due_at(now, duration_minutes, expected_end, max_minutes)
+    if companion_id is not None:
+        _check_companion(practitioner, companion_id)
+    active = current_visit(practitioner.id)
+    if active is not None:
+        raise Conflict(
+            f"You are already checked in to visit {active.id}; check out of it first.",
+            {"active_visit_id": [str(active.id)]},
+        )
+    assessment = checkin_guard.assess(
+        address=address, practitioner=practitioner, companion_id=companion_id, now=now
+    )
+    if assessment.refusal is not None:
+        raise Conflict(assessment.refusal, {"address": [assessment.refusal]})
+    visit = Visit(
+        practitioner_id=practitioner.id,
+        team_id=practitioner.team_id,
+        status=VisitStatus.ACTIVE,
+        address=address.strip(),
+        case_ref=case_ref,
+        companion_id=companion_id,
+        notes=notes,
+        checked_in_at=now,
+        due_at=due_at,
+        warnings=assessment.warnings,
+        idempotency_key=idempotency_key,
+    )
+    if location is not None:
+        _set_location(visit, location, now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(visit)
+            db.session.flush()
+    except IntegrityError:
+        # Lost a race with a retry of the same request, or with a second check-in.
+        if idempotency_key and (earlier := _visit_by_key(practitioner.id, idempotency_key)):
+            return CheckIn(visit=earlier, replayed=True)
+        raise Conflict("You are already checked in to a visit; check out of it first.") from None
+    checkin_guard.link_visit(visit, assessment, now=now)
+    timeline.record(
+        "visit",
+        visit.id,
+        "checked_in",
+        at=now,
+        actor_id=practitioner.id,
+        due_at=due_at.isoformat(),
+        address=visit.address,
+        warnings=len(assessment.warnings),
+    )
+    return CheckIn(visit=visit, replayed=False)
+
+
+def extend(practitioner: User, visit_id: int, *, minutes: int, now: datetime, max_minutes: int) -> Visit:
+    """Push the due time back; an overdue visit is extended from now and its alarm stands down."""
+    visit = _own_current_visit(practitioner, visit_id)
+    if not 1 <= minutes <= max_minutes:
+        raise ValidationFailed("Invalid extension.", {"minutes": [f"Must be 1 to {max_minutes}."]})
+    was_overdue = visit.status == VisitStatus.OVERDUE
+    base = now if was_overdue else max(visit.due_at, now)
+    previous_due = visit.due_at
+    visit.due_at = base + timedelta(minutes=minutes)
+    visit.status = VisitStatus.ACTIVE
+    db.session.flush()
+    timeline.record(
+        "visit",
+        visit.id,
+        "extended",
+        at=now,
+        actor_id=practitioner.id,
+        minutes=minutes,
+        previous_due_at=previous_due.isoformat(),
+        due_at=visit.due_at.isoformat(),
+    )
+    return visit
+
+
+def check_out(
+    practitioner: User,
+    visit_id: int,
+    *,
+    now: datetime,
+    pin: str | None = None,
+    outcome: CheckoutOutcome | None = None,
+) -> CheckOut:
+    """End a visit. The duress PIN completes it exactly like a normal check-out but raises an alarm."""
+    visit = _own_current_visit(practitioner, visit_id)
+    duress = bool(pin) and account_service.is_duress_pin(practitioner, pin or "")
+    late = visit.status == VisitStatus.OVERDUE
+    visit.status = VisitStatus.COMPLETED
+    visit.checked_out_at = now
+    visit.outcome = outcome or CheckoutOutcome.SAFE
+    visit.last_lat = visit.last_lon = visit.last_accuracy_m = None  # tracking ends with the visit
+    db.session.flush()
+    timeline.record(
+        "visit",
+        visit.id,
+        "checked_out",
+        at=now,
+        actor_id=practitioner.id,
+        outcome=str(visit.outcome),
+        late=late,
+    )
+    if duress:
+        timeline.record(
+            "visit", visit.id, "duress_pin_used", at=now, actor_id=practitioner.id, restricted=True
+        )
+    return CheckOut(visit=visit, duress=duress)
+
+
+def record_location(practitioner: User, visit_id: int, *, location: Location, now: datetime) -> Visit:
+    visit = _own_current_visit(practitioner, visit_id)
+    _set_location(visit, location, now)
+    db.session.flush()
+    return visit
+
+
+def timeline_for(user: User, visit: Visit) -> list[dict[str, Any]]:
+    """The visit's timeline as the user may see it (restricted entries hidden from the practitioner)."""
+    include_restricted = user.role != Role.PRACTITIONER
+    return [
+        {"event": e.event, "at": e.at, "actor_id": e.actor_id, "details": e.details}
+        for e in timeline.entries_for("visit", visit.id, include_restricted=include_restricted)
+    ]
+
+
+def _own_current_visit(practitioner: User, visit_id: int) -> Visit:
+    visit = get_visit(practitioner, visit_id)
+    if visit.practitioner_id != practitioner.id:
+        raise Forbidden("Only the practitioner on the visit can do this.")
+    if not visit.is_current:
+        raise Conflict("This visit is already checked out.", {"status": [str(visit.status)]})
+    return visit
+
+
+def _visit_by_key(practitioner_id: int, key: str) -> Visit | None:
+    return db.session.scalar(
+        sa.select(Visit).where(Visit.practitioner_id == practitioner_id, Visit.idempotency_key == key)
+    )
+
+
+def _due_at(
+    now: datetime, duration_minutes: int | None, expected_end: datetime | None, max_minutes: int
+) -> datetime:
+    if (duration_minutes is None) == (expected_end is None):
+        message = "Give exactly one of duration_minutes and expected_end."
+        raise ValidationFailed(message, {"duration_minutes": [message], "expected_end": [message]})
+    if duration_minutes is not None:
+        if not 1 <= duration_minutes <= max_minutes:
+            raise ValidationFailed(
+                "Invalid duration.", {"duration_minutes": [f"Must be 1 to {max_minutes} minutes."]}
+            )
+        return now + timedelta(minutes=duration_minutes)
+    assert expected_end is not None
+    if expected_end.tzinfo is None:
+        raise ValidationFailed("Invalid time.", {"expected_end": ["Must carry a UTC offset."]})
+    if expected_end <= now:
+        raise ValidationFailed("Invalid time.", {"expected_end": ["Must lie in the future."]})
+    if expected_end > now + timedelta(minutes=max_minutes):
+        raise ValidationFailed(
+            "Invalid time.", {"expected_end": [f"Must be at most {max_minutes} minutes from now."]}
+        )
+    return expected_end
+
+
+def _check_companion(practitioner: User, companion_id: int) -> None:
+    companion = db.session.get(User, companion_id)
+    if (
+        companion is None
+        or companion_id == practitioner.id
+        or not companion.active
+        or companion.team_id != practitioner.team_id
+    ):
+        raise ValidationFailed(
+            "Unknown companion.", {"companion_id": ["Must be another active member of your team."]}
+        )
+
+
+def _set_location(visit: Visit, location: Location, now: datetime) -> None:
+    visit.last_lat = location.lat
+    visit.last_lon = location.lon
+    visit.last_accuracy_m = location.accuracy_m
+    visit.last_located_at = now

@@ -1,0 +1,93 @@
+"""Factories built on the real services, so test data obeys the same rules as real data."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from safetycheck.accounts import service as account_service
+from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import Team, User
+from safetycheck.extensions import db
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+def make_team(*, now: datetime, name: str | None = None) -> Team:
+    team = account_service.create_team(name=name or f"Team {next(_seq)}", now=now)
+    db.session.commit()
+    return team
+
+
+def make_user(
+    *,
+    now: datetime,
+    role: Role = Role.PRACTITIONER,
+    team: Team | None = None,
+    on_call: bool = False,
+    duress_pin: str | None = None,
+    name: str | None = None,
+) -> User:
+    n = next(_seq)
+    user = account_service.create_user(
+        name=name or f"{role.value.title()} {n}",
+        email=f"user{n}@example.test",
+        phone=f"+447700900{n % 1000:03d}",
+        role=role,
+        team_id=team.id if team else None,
+        password=PASSWORD,
+        on_call=on_call,
+        duress_pin=duress_pin,
+        now=now,
+    )
+    db.session.commit()
+    return user
+
+
+def token_for(user: User, *, now: datetime) -> str:
+    issued = account_service.authenticate(
+        email=user.email, password=PASSWORD, device="test phone", now=now, ttl=timedelta(days=30)
+    )
+    db.session.commit()
+    return issued.token
+
+
+@dataclass
+class Org:
+    team: Team
+    other_team: Team
+    manager: User
+    on_call: User
+    practitioner: User
+    colleague: User
+    other_manager: User
+    other_practitioner: User
+    lead: User
+    admin: User
+
+
+def loaded(*objects: object) -> None:
+    """Load every attribute so the objects stay readable after their session closes."""
+    for obj in objects:
+        db.session.refresh(obj)
+
+
+def make_org(*, now: datetime) -> Org:
+    team = make_team(now=now)
+    other = make_team(now=now)
+    org = Org(
+        team=team,
+        other_team=other,
+        manager=make_user(now=now, role=Role.MANAGER, team=team, name="Morgan Manager"),
+        on_call=make_user(now=now, role=Role.MANAGER, team=team, on_call=True, name="Olu OnCall"),
+        practitioner=make_user(now=now, team=team, duress_pin="9911", name="Priya Practitioner"),
+        colleague=make_user(now=now, team=team, name="Sam Colleague"),
+        other_manager=make_user(now=now, role=Role.MANAGER, team=other),
+        other_practitioner=make_user(now=now, team=other),
+        lead=make_user(now=now, role=Role.HS_LEAD),
+        admin=make_user(now=now, role=Role.ADMIN),
+    )
+    loaded(*vars(org).values())
+    return org
