@@ -18,10 +18,16 @@ Limits, honestly:
   near candidates for a person to confirm rather than trust a miss: a missed match hides a
   warning marker.
 - The street ends at a street word (STREET, ROAD, LANE, ...) after the house number. Where there
-  is none ("12 Rose Cottages Leeds"), a town typed without a comma stays part of the key.
+  is none ("12 Rose Cottages Leeds"), a town typed without a comma stays part of the key, so
+  it does not match "12 Rose Cottages, Leeds". A house name without a number is kept whole up
+  to its comma ("The Park House, Leeds"); typed without commas, a street word after its second
+  word ends it ("The Old Park Lodge" is cut to "THE OLD PARK").
 - Word order matters: "12 High St, Flat 2" and "Flat 2, 12 High St" differ, as do "2/12 High St"
   and "Flat 2, 12 High St".
 - Postcodes are the geographic UK ones plus GIR 0AA; BFPO and overseas territories are not.
+  The pattern checks the shape, not that the postcode exists. A bare postcode has an empty
+  first line, so it matches only another bare postcode.
+- Letters outside Latin script are dropped (accents are removed first: "Église" -> "EGLISE").
 """
 
 from __future__ import annotations
@@ -120,16 +126,18 @@ def extract_postcode(text: str) -> str | None:
 
 def normalise_address(text: str) -> NormalisedAddress:
     """Turn a typed address into a matching key and tidy display forms."""
-    display = " ".join(text.split())
-    if not display:
+    if not text.strip():
         raise ValueError("address is blank")
-    match = _last_postcode(display)
+    match = _last_postcode(text)
     postcode = None
-    rest = display
+    rest = shown = text
     if match is not None:
         postcode = _format_postcode(match)
-        rest = display[: match.start()] + " " + display[match.end() :]
-        display = (display[: match.start()] + postcode + display[match.end() :]).strip()
+        rest = text[: match.start()] + " " + text[match.end() :]
+        shown = text[: match.start()] + postcode + text[match.end() :]
+    # Lines typed on separate lines read as comma-separated parts.
+    lines = (" ".join(line.split()).strip(" ,") for line in shown.splitlines())
+    display = ", ".join(line for line in lines if line)
     segments = _canonical_segments(rest)
     first_line = " ".join(_number_and_street(segments))
     if postcode is None:
@@ -186,32 +194,38 @@ def _canonical_tokens(words: list[str]) -> list[str]:
 def _number_and_street(segments: list[list[str]]) -> list[str]:
     """Keep the address up to its street, dropping the town that follows."""
     tokens = [token for segment in segments for token in segment]
+    if not tokens:
+        return []
     segment_of = [n for n, segment in enumerate(segments) for _ in segment]
     starts = {sum(len(s) for s in segments[:n]) for n in range(len(segments))}
     numbered = [i for i, token in enumerate(tokens) if _has_digit(token)]
     if numbered:
-        # The street follows the last number (house, after any flat), in its segment or, for
-        # "12, High Street", in the next one.
+        # The street follows the last number (the house, after any flat), with at least one
+        # name word between: in the number's segment or, for "12, High Street", the next one.
         last_number = numbered[-1]
-        search_segments = {segment_of[last_number]}
-        if last_number + 1 in starts or last_number + 1 == len(tokens):
-            search_segments.add(segment_of[last_number] + 1)
-        first_candidate = last_number + 2  # at least one name word between number and type
+        search = {segment_of[last_number]}
+        if last_number + 1 in starts:
+            search.add(segment_of[last_number] + 1)
+        first_candidate = last_number + 2
+        fallback = max(j for j in range(len(tokens)) if segment_of[j] in search)
+    elif len(segments) > 1:
+        # A house name before a comma is kept whole ("The Park House"); a street may follow.
+        search = set(range(1, len(segments)))
+        first_candidate = len(segments[0])
+        fallback = len(segments[0]) - 1
     else:
-        search_segments = set(range(len(segments)))
-        first_candidate = 0
-    end = None
-    for j in range(max(first_candidate, 0), len(tokens)):
-        if segment_of[j] not in search_segments:
+        # No number, no commas: a street type needs two words before it to end the street
+        # ("Rose Cottage Mill Lane Leeds"), not to be part of a name ("The Park House").
+        search = {0}
+        first_candidate = 2
+        fallback = len(tokens) - 1
+    end = fallback
+    for j in range(first_candidate, len(tokens)):
+        if segment_of[j] not in search:
             break
         if tokens[j] in _STREET_TYPES and j not in starts:
             end = j
             break
-    if end is None:
-        if numbered:
-            end = max(j for j in range(len(tokens)) if segment_of[j] in search_segments)
-        else:
-            end = len(segments[0]) - 1 if segments else -1
     # "Park Road", "Court Lane": a street type may be part of the name.
     while end + 1 < len(tokens) and end + 1 not in starts and tokens[end + 1] in _STREET_TYPES:
         end += 1
