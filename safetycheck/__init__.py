@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
 def _import_models() -> None:
     """Import every model module so that metadata (and Alembic) sees all tables."""
     import safetycheck.accounts.models
+    import safetycheck.escalation.models
     import safetycheck.timeline.models
     import safetycheck.visits.models  # noqa: F401
 

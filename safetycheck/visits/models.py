@@ -45,6 +45,8 @@ class Visit(db.Model):
     checked_in_at: Mapped[datetime]
     due_at: Mapped[datetime]
     checked_out_at: Mapped[datetime | None]
+    # When the before-due reminder for the current due time was texted; cleared by an extension.
+    reminded_at: Mapped[datetime | None]
     outcome: Mapped[CheckoutOutcome | None] = mapped_column(_enum(CheckoutOutcome))
     # Warnings shown at check-in (household markers), kept as shown for the record.
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)

@@ -1,0 +1,35 @@
+"""Alarm and outbox statuses, stored as these strings. Alarm kinds live in `policy.AlarmKind`."""
+
+from enum import StrEnum
+
+from safetycheck.escalation.policy import AlarmKind, RecipientGroup
+
+__all__ = ["AlarmKind", "AlarmStatus", "MessagePurpose", "OutboxStatus", "RecipientGroup"]
+
+
+class AlarmStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"  # a person took charge; the ladder stops
+    RESOLVED = "resolved"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by a sender; if it stays here the sender died mid-send
+    SENT = "sent"  # Twilio accepted it (has a SID)
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after retries
+    UNDELIVERABLE = "undeliverable"  # the number can never work (invalid, STOP, landline)
+    CANCELLED = "cancelled"  # no longer needed (the alarm was acknowledged before it went)
+
+
+OPEN_OUTBOX_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+class MessagePurpose(StrEnum):
+    REMINDER = "reminder"  # to the worker, before the visit is due
+    ESCALATION = "escalation"  # a ladder step
+    TAKEN_CHARGE = "taken_charge"  # to the others texted: someone acknowledged
+    STAND_DOWN = "stand_down"  # to everyone texted: the worker is safe or the alarm resolved
+    REPLY = "reply"  # an answer to an inbound text
+    INCIDENT = "incident"  # a new incident report, to the reporter's managers
