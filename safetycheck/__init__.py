@@ -15,6 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     from safetycheck import cli, ops
     from safetycheck.api import register_api
     from safetycheck.api.errors import register_error_handlers
+    from safetycheck.escalation import setup as escalation_setup
     from safetycheck.extensions import api, db, migrate
     from safetycheck.settings import load_settings
 
@@ -49,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     register_api(app)
     ops.init_app(app)
     cli.register(app)
+    escalation_setup.init_app(app)
     return app
 
 

@@ -33,3 +33,23 @@ class MessagePurpose(StrEnum):
     STAND_DOWN = "stand_down"  # to everyone texted: the worker is safe or the alarm resolved
     REPLY = "reply"  # an answer to an inbound text
     INCIDENT = "incident"  # a new incident report, to the reporter's managers
+
+
+class AlarmOutcome(StrEnum):
+    """How an alarm ended, for the record and the alarm statistics."""
+
+    SAFE = "safe"  # the worker was found safe
+    FALSE_ALARM = "false_alarm"
+    INCIDENT = "incident"  # something happened: opens a draft incident report
+    EMERGENCY_SERVICES = "emergency_services"  # police or ambulance attended
+    CHECKED_OUT = "checked_out"  # the worker checked out late (set by the system)
+    EXTENDED = "extended"  # the worker extended an overdue visit (set by the system)
+    SUPERSEDED = "superseded"  # replaced by a duress alarm (set by the system)
+
+
+RESOLVABLE_BY_PEOPLE = (
+    AlarmOutcome.SAFE,
+    AlarmOutcome.FALSE_ALARM,
+    AlarmOutcome.INCIDENT,
+    AlarmOutcome.EMERGENCY_SERVICES,
+)

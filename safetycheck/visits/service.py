@@ -13,6 +13,8 @@ from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from safetycheck.escalation import alarms as alarm_service
+from safetycheck.escalation.enums import AlarmKind, AlarmOutcome
 from safetycheck.extensions import db
 from safetycheck.incidents import checkin_guard
 from safetycheck.timeline import service as timeline
@@ -145,6 +147,7 @@ def extend(practitioner: User, visit_id: int, *, minutes: int, now: datetime, ma
     previous_due = visit.due_at
     visit.due_at = base + timedelta(minutes=minutes)
     visit.status = VisitStatus.ACTIVE
+    visit.reminded_at = None  # a new due time deserves its own reminder
     db.session.flush()
     timeline.record(
         "visit",
@@ -156,6 +159,14 @@ def extend(practitioner: User, visit_id: int, *, minutes: int, now: datetime, ma
         previous_due_at=previous_due.isoformat(),
         due_at=visit.due_at.isoformat(),
     )
+    if was_overdue:
+        alarm_service.stand_down_for_visit(
+            visit,
+            now=now,
+            outcome=AlarmOutcome.EXTENDED,
+            actor_id=practitioner.id,
+            reason=f"they replied and extended their visit by {minutes} minutes.",
+        )
     return visit
 
 
@@ -171,6 +182,11 @@ def check_out(
     visit = _own_current_visit(practitioner, visit_id)
     duress = bool(pin) and account_service.is_duress_pin(practitioner, pin or "")
     late = visit.status == VisitStatus.OVERDUE
+    last_location = (
+        alarm_service.Location(visit.last_lat, visit.last_lon, visit.last_accuracy_m)
+        if visit.last_lat is not None and visit.last_lon is not None
+        else None
+    )
     visit.status = VisitStatus.COMPLETED
     visit.checked_out_at = now
     visit.outcome = outcome or CheckoutOutcome.SAFE
@@ -188,6 +204,25 @@ def check_out(
     if duress:
         timeline.record(
             "visit", visit.id, "duress_pin_used", at=now, actor_id=practitioner.id, restricted=True
+        )
+        if late:
+            alarm_service.supersede_with_duress(visit, now=now, actor_id=practitioner.id)
+        alarm_service.raise_alarm(
+            kind=AlarmKind.DURESS,
+            practitioner=practitioner,
+            now=now,
+            visit_id=visit.id,
+            location=last_location,
+            dedupe_key=f"duress:visit:{visit.id}",
+            actor_id=practitioner.id,
+        )
+    elif late:
+        alarm_service.stand_down_for_visit(
+            visit,
+            now=now,
+            outcome=AlarmOutcome.CHECKED_OUT,
+            actor_id=practitioner.id,
+            reason="they checked out safely.",
         )
     return CheckOut(visit=visit, duress=duress)
 

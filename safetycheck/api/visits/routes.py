@@ -8,6 +8,7 @@ from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from safetycheck.accounts.enums import Role
+from safetycheck.api.alarms.schemas import AlarmSchema
 from safetycheck.api.auth import current_user, login_required, now
 from safetycheck.api.common import LocationSchema, paginate
 from safetycheck.api.visits.schemas import (
@@ -20,6 +21,8 @@ from safetycheck.api.visits.schemas import (
     VisitQueryArgsSchema,
     VisitSchema,
 )
+from safetycheck.escalation import alarms as alarm_service
+from safetycheck.escalation.enums import AlarmOutcome
 from safetycheck.extensions import db
 from safetycheck.visits import service as visit_service
 from safetycheck.visits.models import Visit
@@ -37,6 +40,14 @@ def visit_detail(visit: Visit) -> Response:
     """A visit with its timeline as the current user may see it."""
     data = VisitSchema().dump(visit)
     data["timeline"] = TimelineEntrySchema(many=True).dump(visit_service.timeline_for(current_user(), visit))
+    alarms = AlarmSchema(many=True).dump(alarm_service.alarms_for_visit(current_user(), visit.id))
+    if current_user().role == Role.PRACTITIONER:
+        # An overdue alarm replaced by a duress alarm must look like any late check-out to the
+        # worker (and whoever holds their phone).
+        for alarm in alarms:
+            if alarm["outcome"] == AlarmOutcome.SUPERSEDED:
+                alarm["outcome"] = AlarmOutcome.CHECKED_OUT.value
+    data["alarms"] = alarms
     return jsonify(data)
 
 

@@ -95,9 +95,10 @@ class VisitSchema(ma.Schema):
 
 
 class VisitDetailSchema(VisitSchema):
-    """A single visit with its timeline; the escalation layer adds its alarms."""
+    """A single visit with its timeline and its alarms (as the caller may see them)."""
 
     timeline = fields.List(fields.Nested(TimelineEntrySchema))
+    alarms = fields.List(fields.Dict())
 
 
 class VisitPageSchema(PageSchema):

@@ -1,0 +1,153 @@
+"""Advance one alarm up its ladder: decide the step, write its texts, move the deadline.
+
+Called by the sweep with the alarm row claimed (`FOR UPDATE SKIP LOCKED`), inside the one
+transaction that also writes the texts to the outbox, so a step is decided exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from safetycheck.escalation import alarms as alarm_service
+from safetycheck.escalation import outbox, policy, recipients, texts
+from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, RecipientGroup
+from safetycheck.escalation.models import Alarm
+from safetycheck.extensions import db
+from safetycheck.faults import crash_point
+from safetycheck.timeline import service as timeline
+from safetycheck.visits.models import Visit
+
+log = logging.getLogger(__name__)
+
+
+def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: ZoneInfo) -> int:
+    """Take the ladder execution(s) due for this alarm; returns how many texts were queued."""
+    if alarm.status != AlarmStatus.OPEN:
+        alarm.next_step_at = None
+        return 0
+    ladder = rules.ladders.get(alarm.kind)
+    if ladder is None:
+        log.error("no escalation ladder for alarm kind %s (alarm %s)", alarm.kind, alarm.id)
+        alarm.next_step_at = None
+        return 0
+    step = policy.advance(ladder, alarm.executed_steps, alarm.origin_at, now)
+    if step is None:
+        due = policy.execution_due_at(ladder, alarm.executed_steps, alarm.origin_at)
+        if due is None or alarm.next_step_at is None or due <= alarm.next_step_at:
+            alarm.next_step_at = due  # not due yet (or the ladder is exhausted)
+            return 0
+        # next_step_at was pulled forward (the last contacts' numbers are dead): take the next
+        # step now, as if its time had come.
+        step = policy.advance(ladder, alarm.executed_steps, alarm.origin_at, due)
+        if step is None:
+            alarm.next_step_at = due
+            return 0
+    people, fell_back = recipients.resolve(alarm, step.notify)
+    visit = db.session.get(Visit, alarm.visit_id) if alarm.visit_id else None
+    queued = 0
+    reachable = 0
+    for person in people:
+        if person.id == alarm.practitioner_id and alarm.kind in policy.SILENT_TO_PRACTITIONER:
+            continue  # never text the phone of a worker under threat (the policy forbids it too)
+        body = _body(alarm, visit, person.id, step, ladder, tz)
+        message = outbox.enqueue(
+            dedupe_key=f"alarm:{alarm.id}:exec:{step.executed}:user:{person.id}",
+            purpose=MessagePurpose.ESCALATION,
+            recipient=person,
+            body=body,
+            now=now,
+            alarm_id=alarm.id,
+            visit_id=alarm.visit_id,
+            step_execution=step.executed,
+        )
+        alarm_service.note_recipient(alarm.id, person.id, now=now)
+        if message is not None:
+            queued += 1
+            reachable += message.next_attempt_at is not None
+    crash_point("after_step_decided")
+    alarm.executed_steps = step.executed
+    alarm.last_step_index = step.step_index
+    alarm.last_step_at = now
+    alarm.next_step_at = step.next_due_at
+    if reachable == 0 and _has_further_step(ladder, step.executed):
+        # Nobody in this step can be reached: climb at once rather than wait out the delay.
+        alarm.next_step_at = now
+    timeline.record(
+        "alarm",
+        alarm.id,
+        "escalated",
+        at=now,
+        restricted=alarm.kind == AlarmKind.DURESS,
+        execution=step.executed,
+        step=step.step_index,
+        notified=sorted(p.id for p in people),
+        caught_up=step.caught_up,
+        fallback=fell_back,
+    )
+    return queued
+
+
+def skip_dead_contact(alarm_id: int, *, now: datetime, rules: policy.Policy) -> None:
+    """A number turned out to be undeliverable: pull the next step forward to now."""
+    alarm = db.session.get(Alarm, alarm_id, with_for_update=True)
+    if alarm is None or alarm.status != AlarmStatus.OPEN:
+        return
+    ladder = rules.ladders.get(alarm.kind)
+    if ladder is None or not _has_further_step(ladder, alarm.executed_steps):
+        return  # repeats of the last step keep their pace; only climbing is sped up
+    if alarm.next_step_at is None or alarm.next_step_at > now:
+        alarm.next_step_at = now
+        timeline.record(
+            "alarm", alarm.id, "contact_unreachable", at=now, restricted=alarm.kind == AlarmKind.DURESS
+        )
+
+
+def _has_further_step(ladder: policy.Ladder, executed: int) -> bool:
+    return executed < len(ladder.steps)
+
+
+def _body(
+    alarm: Alarm,
+    visit: Visit | None,
+    person_id: int,
+    step: policy.Advance,
+    ladder: policy.Ladder,
+    tz: ZoneInfo,
+) -> str:
+    if person_id == alarm.practitioner_id:
+        managers_at = None
+        for k in range(step.executed, step.executed + len(ladder.steps)):
+            due = policy.execution_due_at(ladder, k, alarm.origin_at)
+            if due is None:
+                break
+            if RecipientGroup.TEAM_MANAGERS in ladder.steps[min(k, len(ladder.steps) - 1)].notify:
+                managers_at = due
+                break
+        return texts.overdue_to_practitioner(
+            address=visit.address if visit else "your visit",
+            due_at=visit.due_at if visit else alarm.origin_at,
+            managers_at=managers_at,
+            tz=tz,
+        )
+    lat, lon, located = alarm.lat, alarm.lon, alarm.raised_at if alarm.lat is not None else None
+    if (
+        visit is not None
+        and visit.last_lat is not None
+        and (located is None or visit.last_located_at > located)
+    ):
+        lat, lon, located = visit.last_lat, visit.last_lon, visit.last_located_at
+    return texts.escalation(
+        kind=alarm.kind,
+        code=alarm.code,
+        practitioner_name=alarm.practitioner.name,
+        practitioner_phone=alarm.practitioner.phone,
+        address=visit.address if visit else None,
+        due_at=visit.due_at if visit and alarm.kind == AlarmKind.OVERDUE else None,
+        raised_at=alarm.raised_at,
+        location=texts.location_phrase(lat, lon, located, tz),
+        message=alarm.message,
+        repeat=max(0, step.executed - len(ladder.steps)),
+        tz=tz,
+    )

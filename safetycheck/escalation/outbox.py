@@ -1,0 +1,280 @@
+"""The SMS outbox: texts are written in the transaction that decides them and sent afterwards.
+
+Sending happens outside any transaction, in three moves the sweep commits separately: claim a
+batch (pending → sending), talk to the gateway, record what happened. A sender that dies between
+the moves leaves a row in `sending`; after `STALE_CLAIM` it is reclaimed as outcome-unknown and
+Twilio is asked whether the text went before it is sent again (Twilio has no idempotency key).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from safetycheck.accounts.models import User
+from safetycheck.escalation import gateways
+from safetycheck.escalation.enums import OPEN_OUTBOX_STATUSES, MessagePurpose, OutboxStatus
+from safetycheck.escalation.models import OutboxMessage
+from safetycheck.extensions import db
+from safetycheck.faults import crash_point
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+STALE_CLAIM = timedelta(seconds=60)  # longer than the gateway's hard timeout
+UNKNOWN_RECHECK = timedelta(seconds=5)
+# Twilio's clock and ours differ a little; look back this far when asking what was sent.
+RECONCILE_SLACK = timedelta(seconds=120)
+
+
+def enqueue(
+    *,
+    dedupe_key: str,
+    purpose: MessagePurpose,
+    recipient: User,
+    body: str,
+    now: datetime,
+    alarm_id: int | None = None,
+    visit_id: int | None = None,
+    step_execution: int | None = None,
+) -> OutboxMessage | None:
+    """Queue one text; None when a text with this dedupe key was already decided."""
+    exists = db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+    if exists is not None:
+        return None
+    undeliverable = recipient.phone_undeliverable_at is not None
+    message = OutboxMessage(
+        dedupe_key=dedupe_key,
+        purpose=purpose,
+        to_phone=recipient.phone,
+        recipient_id=recipient.id,
+        alarm_id=alarm_id,
+        visit_id=visit_id,
+        step_execution=step_execution,
+        body=body,
+        # A number Twilio has already refused is not tried again until an admin corrects it;
+        # the row stays as the record that this person would have been texted.
+        status=OutboxStatus.UNDELIVERABLE if undeliverable else OutboxStatus.PENDING,
+        error_message=recipient.phone_undeliverable_reason if undeliverable else None,
+        created_at=now,
+        next_attempt_at=None if undeliverable else now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+            db.session.flush()
+    except IntegrityError:
+        return None  # decided concurrently by another process: the unique key did its job
+    return message
+
+
+def enqueue_to_phone(
+    *, dedupe_key: str, purpose: MessagePurpose, to_phone: str, body: str, now: datetime
+) -> OutboxMessage | None:
+    """Queue a text to a number that is not a user's (a reply to an unknown sender)."""
+    if db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return None
+    message = OutboxMessage(
+        dedupe_key=dedupe_key,
+        purpose=purpose,
+        to_phone=to_phone,
+        body=body,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(message)
+            db.session.flush()
+    except IntegrityError:
+        return None
+    return message
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed text, detached from the session so it can be sent outside any transaction."""
+
+    id: int
+    to_phone: str
+    body: str
+    attempts: int
+    outcome_unknown_since: datetime | None
+
+
+def claim_batch(*, now: datetime, limit: int = 50) -> list[Claimed]:
+    """Claim texts that are due, reclaiming ones whose sender died; the caller commits at once."""
+    stale = db.session.scalars(
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - STALE_CLAIM)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for message in stale:
+        # The sender may have reached Twilio before dying: ask before sending again.
+        message.outcome_unknown_since = message.outcome_unknown_since or message.claimed_at
+        message.status = OutboxStatus.PENDING
+        message.next_attempt_at = now
+    rows = db.session.scalars(
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for message in rows:
+        message.status = OutboxStatus.SENDING
+        message.claimed_at = now
+        message.attempts += 1
+        claimed.append(
+            Claimed(
+                message.id, message.to_phone, message.body, message.attempts, message.outcome_unknown_since
+            )
+        )
+    db.session.flush()
+    return claimed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What happened when we tried a text; recorded by `record_attempt`."""
+
+    sid: str | None = None
+    provider_status: str | None = None
+    error: gateways.SmsError | None = None
+    attempted_at: datetime | None = None
+
+
+def attempt(
+    gateway: gateways.SmsGateway, claimed: Claimed, *, status_callback: str | None, now: datetime
+) -> Attempt:
+    """Send (or first reconcile) one claimed text. No database access: runs outside transactions."""
+    try:
+        if claimed.outcome_unknown_since is not None:
+            found = _already_sent(gateway, claimed)
+            if found is not None:
+                return Attempt(sid=found.sid, provider_status=found.status, attempted_at=now)
+        crash_point("before_send")
+        sent = gateway.send(to=claimed.to_phone, body=claimed.body, status_callback=status_callback)
+        crash_point("after_send")
+        return Attempt(sid=sent.sid, provider_status=sent.status, attempted_at=now)
+    except gateways.SmsError as exc:
+        return Attempt(error=exc, attempted_at=now)
+
+
+def _already_sent(gateway: gateways.SmsGateway, claimed: Claimed) -> gateways.SentSmsRecord | None:
+    assert claimed.outcome_unknown_since is not None
+    records = gateway.find_sent(to=claimed.to_phone, since=claimed.outcome_unknown_since - RECONCILE_SLACK)
+    for record in records:
+        if record.body == claimed.body:
+            return record
+    return None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    message: OutboxMessage
+    undeliverable: bool  # the number will never work: skip this contact now
+
+
+def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recorded | None:
+    """Store the outcome of an attempt; the caller commits."""
+    message = db.session.get(OutboxMessage, claimed.id, with_for_update=True)
+    if message is None or message.status != OutboxStatus.SENDING or message.claimed_at is None:
+        return None  # reclaimed by another sender after we went stale; theirs is the record now
+    error = result.error
+    if error is None:
+        message.status = OutboxStatus.SENT
+        message.sid = result.sid
+        message.provider_status = result.provider_status
+        message.sent_at = now
+        message.outcome_unknown_since = None
+        message.next_attempt_at = None
+        message.error_code = None
+        message.error_message = None
+        return Recorded(message, undeliverable=False)
+    message.error_code = error.code
+    message.error_message = (error.detail or type(error).__name__)[:300]
+    if isinstance(error, gateways.SmsUndeliverable):
+        message.status = OutboxStatus.UNDELIVERABLE
+        message.next_attempt_at = None
+        return Recorded(message, undeliverable=True)
+    if isinstance(error, gateways.SmsOutcomeUnknown):
+        message.outcome_unknown_since = message.outcome_unknown_since or result.attempted_at or now
+        delay = UNKNOWN_RECHECK
+    else:
+        retry_after = getattr(error, "retry_after", None)
+        delay = timedelta(seconds=retry_after) if retry_after else backoff(message.attempts)
+    if message.attempts >= MAX_ATTEMPTS:
+        message.status = OutboxStatus.FAILED
+        message.next_attempt_at = None
+        log.error(
+            "giving up on text %s to %s after %s attempts", message.id, message.to_phone, message.attempts
+        )
+    else:
+        message.status = OutboxStatus.PENDING
+        message.next_attempt_at = now + delay
+    return Recorded(message, undeliverable=False)
+
+
+def backoff(attempts: int) -> timedelta:
+    """2 s, 4 s, 8 s … capped at 2 minutes: an escalation text that is late is nearly useless."""
+    return timedelta(seconds=min(2 ** max(attempts, 1), 120))
+
+
+def cancel_pending_for_alarm(
+    alarm_id: int, *, purposes: tuple[MessagePurpose, ...] = (MessagePurpose.ESCALATION,)
+) -> int:
+    """Stop escalation texts not yet sent once a person has taken charge."""
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.alarm_id == alarm_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.purpose.in_(purposes),
+        )
+        .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def apply_delivery_status(*, sid: str, status: str, error_code: int | None, now: datetime) -> Recorded | None:
+    """Record a Twilio status callback; undelivered to a dead number means: skip that contact."""
+    message = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.sid == sid).with_for_update())
+    if message is None:
+        return None
+    message.provider_status = status
+    message.status_updated_at = now
+    verdict = gateways.classify_delivery_status(status, error_code)
+    if error_code is not None:
+        message.error_code = error_code
+    if verdict == "ok" and status == "delivered":
+        message.status = OutboxStatus.DELIVERED
+    elif verdict == "undeliverable":
+        message.status = OutboxStatus.UNDELIVERABLE
+        return Recorded(message, undeliverable=True)
+    elif verdict == "retry" and message.attempts < 2:
+        # Carrier hiccup (30001/30008): worth one more try; a new send gets a new SID.
+        message.status = OutboxStatus.PENDING
+        message.sid = None
+        message.next_attempt_at = now
+    elif verdict in ("retry", "failed"):
+        message.status = OutboxStatus.FAILED
+    return Recorded(message, undeliverable=False)
+
+
+def depth() -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status.in_(OPEN_OUTBOX_STATUSES))
+        )
+        or 0
+    )

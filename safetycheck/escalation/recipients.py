@@ -1,0 +1,50 @@
+"""Turn a step's recipient groups into people, never into nobody."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from safetycheck.accounts import service as account_service
+from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import User
+from safetycheck.escalation.enums import RecipientGroup
+from safetycheck.escalation.models import Alarm
+from safetycheck.extensions import db
+
+
+def resolve(alarm: Alarm, groups: frozenset[RecipientGroup]) -> tuple[list[User], bool]:
+    """People to text for these groups, and whether a fallback had to be used.
+
+    An escalation sent to nobody means nobody comes. When the groups name no one who can be
+    reached (no managers in the team, nobody on call, every number dead), the step goes to the
+    on-call contacts and then to the admins instead, and the timeline says so.
+    """
+    people: dict[int, User] = {}
+    practitioner = alarm.practitioner
+    if RecipientGroup.PRACTITIONER in groups:
+        people[practitioner.id] = practitioner
+    if RecipientGroup.TEAM_MANAGERS in groups and alarm.team_id is not None:
+        for user in account_service.team_managers(alarm.team_id):
+            people.setdefault(user.id, user)
+    if RecipientGroup.ON_CALL in groups:
+        for user in account_service.on_call_users():
+            if user.id != practitioner.id:
+                people.setdefault(user.id, user)
+    wanted_others = groups - {RecipientGroup.PRACTITIONER}
+    reachable_others = [u for u in people.values() if u.id != practitioner.id and _reachable(u)]
+    if wanted_others and not reachable_others:
+        fallback = [u for u in account_service.on_call_users() if u.id != practitioner.id and _reachable(u)]
+        if not fallback:
+            fallback = list(
+                db.session.scalars(
+                    sa.select(User).where(User.role == Role.ADMIN, User.active).order_by(User.id)
+                )
+            )
+        for user in fallback:
+            people.setdefault(user.id, user)
+        return list(people.values()), True
+    return list(people.values()), False
+
+
+def _reachable(user: User) -> bool:
+    return user.active and user.phone_undeliverable_at is None

@@ -1,0 +1,91 @@
+"""APScheduler wiring: the sweep as an interval job, in the web process or a worker process.
+
+APScheduler 3 runs one scheduler per process: two gunicorn workers sweep twice, and
+`flask run --debug` would start two (the reloader). The claims make that harmless; in
+production the sweep runs in its own `flask --app safetycheck worker` process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from safetycheck.escalation.sweep import run_sweep
+
+log = logging.getLogger(__name__)
+
+JOB_ID = "escalation-sweep"
+
+
+def _add_sweep_job(scheduler: Any, app: Flask) -> None:
+    scheduler.add_job(
+        run_sweep,
+        "interval",
+        args=[app],
+        id=JOB_ID,
+        seconds=app.config["SWEEP_INTERVAL_SECONDS"],
+        max_instances=1,  # a slow sweep is not overlapped by the next one in this process
+        coalesce=True,  # after a pause, run once, not once per missed interval
+        misfire_grace_time=None,
+        replace_existing=True,
+    )
+
+
+def start_background(app: Flask) -> BackgroundScheduler:
+    """Sweep in a thread of this (web) process: the embedded default."""
+    scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
+    _add_sweep_job(scheduler, app)
+    scheduler.start()
+    app.extensions["safetycheck.scheduler"] = scheduler
+    log.info("escalation sweep every %ss in this process", app.config["SWEEP_INTERVAL_SECONDS"])
+    return scheduler
+
+
+def should_start_in_process(app: Flask) -> bool:
+    """Start with the web server (`flask run`, gunicorn), never for other CLI commands or tests."""
+    if not app.config["SCHEDULER_ENABLED"] or app.testing:
+        return False
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return True  # a WSGI server imported the app
+    command = ctx.find_root().invoked_subcommand
+    if command != "run":
+        return False  # db upgrade, demo, worker (which runs its own), shell …
+    # `flask run --debug` starts the app twice; sweep only in the reloader's child.
+    debug = os.environ.get("FLASK_DEBUG", "").lower() in {"1", "true"}
+    return not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+
+
+@click.command("worker")
+def worker_command() -> None:
+    """Run the escalation sweep in the foreground (production: one or more of these)."""
+    from flask import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    scheduler = BlockingScheduler(timezone="UTC")
+    _add_sweep_job(scheduler, app)
+    click.echo(f"sweeping every {app.config['SWEEP_INTERVAL_SECONDS']}s; Ctrl-C to stop")
+    run_sweep(app)  # at once: what fell due while nothing swept is done now
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@click.command("sweep")
+def sweep_command() -> None:
+    """Run one sweep and print what it did (for cron, or to look)."""
+    from flask import current_app
+
+    report = run_sweep(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(
+        f"overdue={report.overdue} reminders={report.reminders} steps={report.steps} "
+        f"sent={report.sent} failed={report.failed} tasks={report.tasks} "
+        f"errors={report.errors or 'none'} in {report.duration_ms:.1f} ms"
+    )
