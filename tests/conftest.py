@@ -181,3 +181,67 @@ def org(app: Flask, clock: FrozenClock) -> factories.Org:
     """Two teams with a manager and practitioners each, an on-call manager, a lead and an admin."""
     with app.app_context():
         return factories.make_org(now=clock.now())
+
+
+# --- SMS and the sweep -------------------------------------------------------------------------
+
+TWILIO_SETTINGS = {
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "test-auth-token",
+    "TWILIO_FROM_NUMBER": "+447700900999",
+}
+
+
+@pytest.fixture
+def console_sms(app: Flask) -> Iterator[Any]:
+    """A fresh console gateway for the test: `console_sms.sent` lists what the sweep sent."""
+    import io
+
+    from safetycheck.escalation.gateways import ConsoleSms
+
+    previous = app.extensions["safetycheck.sms"]
+    gateway = ConsoleSms(stream=io.StringIO(), clock=lambda: app.extensions["safetycheck.clock"].now())
+    app.extensions["safetycheck.sms"] = gateway
+    yield gateway
+    app.extensions["safetycheck.sms"] = previous
+
+
+@pytest.fixture
+def fake_twilio(app: Flask, clock: FrozenClock) -> Iterator[Any]:
+    """A local fake Twilio server, with the app sending through the real twilio SDK to it."""
+    from safetycheck.escalation.gateways import TwilioSms
+    from tests.fake_twilio import FakeTwilio
+
+    previous = app.extensions["safetycheck.sms"]
+    saved = {key: app.config.get(key) for key in TWILIO_SETTINGS}
+    with FakeTwilio(
+        TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"], TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"], clock=clock.now
+    ) as fake:
+        app.config.update(TWILIO_SETTINGS)
+        gateway = TwilioSms(
+            account_sid=TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
+            auth_token=TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
+            from_number=TWILIO_SETTINGS["TWILIO_FROM_NUMBER"],
+            base_url=fake.base_url,
+            timeout=1.0,
+        )
+        app.extensions["safetycheck.sms"] = gateway
+        try:
+            yield fake
+        finally:
+            app.extensions["safetycheck.sms"] = previous
+            app.config.update(saved)
+            gateway.close()
+
+
+@pytest.fixture
+def sweep(app: Flask, clock: FrozenClock):  # noqa: ANN201 - returns a callable
+    """`sweep()` runs one full sweep at the clock's current time and returns its report."""
+    from safetycheck.escalation.sweep import run_sweep
+
+    def run() -> Any:
+        report = run_sweep(app)
+        assert not report.errors, report.errors
+        return report
+
+    return run
