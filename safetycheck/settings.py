@@ -93,6 +93,10 @@ def _validate(app: Flask) -> None:
         for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"):
             if not cfg.get(key):
                 raise ConfigError(f"SAFETYCHECK_{key} is required when SAFETYCHECK_SMS_BACKEND=twilio")
+    if backend == "console" and not cfg.get("TWILIO_AUTH_TOKEN") and not production:
+        # Lets a developer sign simulated inbound texts (`flask --app safetycheck sms ...`)
+        # against the console backend; production always uses the real Twilio token.
+        cfg["TWILIO_AUTH_TOKEN"] = "development-auth-token"
     if production and not cfg.get("PUBLIC_URL"):
         raise ConfigError(
             "SAFETYCHECK_PUBLIC_URL is required in production: Twilio signatures are checked against it"

@@ -13,9 +13,11 @@ def register_api(app: Flask) -> None:
     from safetycheck.api.accounts.routes import blp as accounts_blp
     from safetycheck.api.alarms.routes import blp as alarms_blp
     from safetycheck.api.ops import blp as ops_blp
+    from safetycheck.api.twilio import blp as twilio_blp
     from safetycheck.api.visits.routes import blp as visits_blp
     from safetycheck.extensions import api
 
     for blp in (accounts_blp, visits_blp, alarms_blp):
         api.register_blueprint(blp, url_prefix="/api/v1")
     app.register_blueprint(ops_blp)
+    app.register_blueprint(twilio_blp)

@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from safetycheck import ops
 from safetycheck.accounts.models import User
-from safetycheck.escalation import gateways, policy, scheduler
+from safetycheck.escalation import gateways, policy, scheduler, simulate
 from safetycheck.escalation.enums import AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage, SweepHeartbeat
 from safetycheck.extensions import db
@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
     ops.add_metrics_source(app, _metrics)
     app.cli.add_command(scheduler.worker_command)
     app.cli.add_command(scheduler.sweep_command)
+    app.cli.add_command(simulate.simulate_sms)
     if scheduler.should_start_in_process(app):
         scheduler.start_background(app)
 
