@@ -22,6 +22,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     app = Flask(__name__, instance_relative_config=True)
     load_settings(app, test_config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    # Every sweep would log twice a second, and the twilio SDK logs each request URL with the
+    # phone number in it.
+    for noisy in ("apscheduler", "twilio.http_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     app.extensions["safetycheck.clock"] = clock or SystemClock()
 
     app.config.update(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +20,7 @@ from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
 from safetycheck.escalation import outbox, texts
 from safetycheck.escalation.enums import AlarmKind, AlarmOutcome, AlarmStatus, MessagePurpose
-from safetycheck.escalation.models import Alarm, AlarmRecipient
+from safetycheck.escalation.models import Alarm, AlarmRecipient, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.timeline import service as timeline
 from safetycheck.visits.enums import VisitStatus
@@ -36,6 +37,18 @@ class Location:
     lat: float
     lon: float
     accuracy_m: float | None = None
+
+
+class AlarmDetail:
+    """An alarm with what happened to it, for the board and the register."""
+
+    def __init__(self, alarm: Alarm, timeline: list[Any], texts: list[OutboxMessage]) -> None:
+        self.alarm = alarm
+        self.timeline = timeline
+        self.texts = texts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.alarm, name)
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,18 @@ def get_alarm(user: User, alarm_id: int) -> Alarm:
 
 def alarms_for_visit(user: User, visit_id: int) -> list[Alarm]:
     return list(db.session.scalars(visible_alarms(user).where(Alarm.visit_id == visit_id).order_by(Alarm.id)))
+
+
+def timeline_of(alarm: Alarm) -> list[Any]:
+    return timeline.entries_for("alarm", alarm.id, include_restricted=True)
+
+
+def texts_of(alarm: Alarm) -> list[OutboxMessage]:
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMessage).where(OutboxMessage.alarm_id == alarm.id).order_by(OutboxMessage.id)
+        )
+    )
 
 
 def find_by_code(code: str) -> Alarm | None:

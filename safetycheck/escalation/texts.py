@@ -91,10 +91,13 @@ def reminder(*, address: str, due_at: datetime, tz: ZoneInfo) -> str:
     )
 
 
+_VIA = {"sms": "by text", "api": "in the app", "web": "on the board", "incident": "on the incident"}
+
+
 def taken_charge(*, code: str, practitioner_name: str, by_name: str, via: str) -> str:
     return (
         f"SafetyCheck: {by_name} has taken charge of alert {code} for {practitioner_name} "
-        f"(acknowledged by {via}). No action needed from you."
+        f"({_VIA.get(via, via)}). No action needed from you."
     )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Blueprint
 
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import User
 from safetycheck.api.accounts.schemas import (
     DuressPinSchema,
     MeSchema,
@@ -19,10 +21,13 @@ from safetycheck.api.accounts.schemas import (
     TokenCreateSchema,
     TokenSchema,
     UserCreateSchema,
+    UserPageSchema,
+    UserQueryArgsSchema,
     UserSchema,
     UserUpdateSchema,
 )
 from safetycheck.api.auth import current_token, current_user, login_required, now
+from safetycheck.api.common import paginate
 from safetycheck.extensions import db
 
 blp = Blueprint("accounts", __name__, description="Sign-in, the current user, teams and users")
@@ -94,6 +99,22 @@ def create_user(body: dict[str, Any]) -> Any:
     )
     db.session.commit()
     return user
+
+
+@blp.route("/users", methods=["GET"])
+@login_required(Role.ADMIN)
+@blp.arguments(UserQueryArgsSchema, location="query")
+@blp.response(200, UserPageSchema)
+def list_users(args: dict[str, Any]) -> dict[str, Any]:
+    """People, filterable; `undeliverable=true` lists the numbers an admin must correct."""
+    query = sa.select(User).order_by(User.name, User.id)
+    for name in ("team_id", "role", "on_call"):
+        if name in args:
+            query = query.where(getattr(User, name) == args[name])
+    if "undeliverable" in args:
+        flagged = User.phone_undeliverable_at.is_not(None)
+        query = query.where(flagged if args["undeliverable"] else sa.not_(flagged))
+    return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
 @blp.route("/users/<int:user_id>", methods=["GET"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from safetycheck.accounts.enums import Role
-from safetycheck.api.common import StrictSchema
+from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema
 
 
 class TokenCreateSchema(StrictSchema):
@@ -32,6 +32,7 @@ class UserSchema(StrictSchema):
     team_id = fields.Integer(allow_none=True)
     on_call = fields.Boolean()
     phone_undeliverable = fields.Method("_undeliverable")
+    phone_undeliverable_reason = fields.String(allow_none=True)
 
     def _undeliverable(self, user: object) -> bool:
         return getattr(user, "phone_undeliverable_at", None) is not None
@@ -74,3 +75,14 @@ class DuressPinSchema(StrictSchema):
 
 class RevokedSchema(StrictSchema):
     revoked = fields.Integer()
+
+
+class UserQueryArgsSchema(PageArgsSchema):
+    team_id = fields.Integer()
+    role = fields.Enum(Role, by_value=True)
+    on_call = fields.Boolean()
+    undeliverable = fields.Boolean(metadata={"description": "Only users whose phone Twilio refused"})
+
+
+class UserPageSchema(PageSchema):
+    items = fields.List(fields.Nested(UserSchema))

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from safetycheck.accounts.enums import Role
 from safetycheck.api.alarms.schemas import (
     AlarmCreateSchema,
+    AlarmDetailSchema,
     AlarmPageSchema,
     AlarmQueryArgsSchema,
     AlarmResolveSchema,
@@ -61,9 +62,11 @@ def list_alarms(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/alarms/<int:alarm_id>", methods=["GET"])
 @login_required(Role.MANAGER, Role.HS_LEAD, Role.ADMIN)
-@blp.response(200, AlarmSchema)
+@blp.response(200, AlarmDetailSchema)
 def get_alarm(alarm_id: int) -> Any:
-    return alarm_service.get_alarm(current_user(), alarm_id)
+    """An alarm with its timeline and the texts sent for it (who, when, delivered or not)."""
+    alarm = alarm_service.get_alarm(current_user(), alarm_id)
+    return alarm_service.AlarmDetail(alarm, alarm_service.timeline_of(alarm), alarm_service.texts_of(alarm))
 
 
 @blp.route("/alarms/<int:alarm_id>/acknowledge", methods=["POST"])

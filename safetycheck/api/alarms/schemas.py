@@ -51,3 +51,31 @@ class AlarmSchema(ma.Schema):
 
 class AlarmPageSchema(PageSchema):
     items = fields.List(fields.Nested(AlarmSchema))
+
+
+class AlarmTextSchema(ma.Schema):
+    """One text sent for the alarm: who, what for, and whether it arrived."""
+
+    recipient_id = fields.Integer(allow_none=True)
+    to_phone = fields.String()
+    purpose = fields.String()
+    step_execution = fields.Integer(allow_none=True)
+    status = fields.String()
+    provider_status = fields.String(allow_none=True)
+    error_code = fields.Integer(allow_none=True)
+    created_at = fields.AwareDateTime()
+    sent_at = fields.AwareDateTime(allow_none=True)
+
+
+class AlarmTimelineEntrySchema(ma.Schema):
+    event = fields.String()
+    at = fields.AwareDateTime()
+    actor_id = fields.Integer(allow_none=True)
+    details = fields.Dict()
+
+
+class AlarmDetailSchema(AlarmSchema):
+    """An alarm with its timeline and every text sent for it."""
+
+    timeline = fields.List(fields.Nested(AlarmTimelineEntrySchema))
+    texts = fields.List(fields.Nested(AlarmTextSchema))
