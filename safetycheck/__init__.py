@@ -62,6 +62,8 @@ def _import_models() -> None:
     """Import every model module so that metadata (and Alembic) sees all tables."""
     import safetycheck.accounts.models
     import safetycheck.escalation.models
+    import safetycheck.incidents.jobs  # registers the incident tasks with the sweep
+    import safetycheck.incidents.models
     import safetycheck.timeline.models
     import safetycheck.visits.models  # noqa: F401
 

@@ -1,0 +1,174 @@
+"""Reporting incidents and reading the register: report, near miss, list, export, summary, detail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, stream_with_context
+from flask_smorest import Blueprint
+
+from safetycheck.accounts.enums import Role
+from safetycheck.api.auth import current_user, login_required, now
+from safetycheck.api.common import paginate
+from safetycheck.api.incidents.schemas import (
+    ActionSchema,
+    ExportArgsSchema,
+    IncidentConfirmSchema,
+    IncidentCreateSchema,
+    IncidentDetailSchema,
+    IncidentPageSchema,
+    IncidentQueryArgsSchema,
+    IncidentSchema,
+    IncidentUpdateSchema,
+    NearMissCreateSchema,
+    RiddorSchema,
+    SummaryArgsSchema,
+    SupportSchema,
+)
+from safetycheck.api.visits.schemas import TimelineEntrySchema
+from safetycheck.extensions import db
+from safetycheck.incidents import actions as action_service
+from safetycheck.incidents import markers as marker_service
+from safetycheck.incidents import reach, register, riddor_track, summary, support, workflow
+from safetycheck.incidents import service as incident_service
+from safetycheck.incidents.models import Incident
+
+blp = Blueprint("incidents", __name__, description="Incident reports and the near-miss and violence register")
+
+LEADS_AND_MANAGERS = (Role.MANAGER, Role.HS_LEAD, Role.ADMIN)
+
+
+def incident_detail(incident: Incident, status: int = 200) -> Response:
+    """An incident with its timeline, tracks, actions and markers, as the current user may see it."""
+    user, moment = current_user(), now()
+    data = IncidentSchema().dump(incident)
+    data["timeline"] = TimelineEntrySchema(many=True).dump(incident_service.timeline_for(user, incident))
+    data["riddor"] = (
+        RiddorSchema().dump(riddor_track.view(incident.riddor, now=moment)) if incident.riddor else None
+    )
+    data["support"] = SupportSchema().dump(support.view(incident.support)) if incident.support else None
+    data["actions"] = ActionSchema(many=True).dump(action_service.actions_for(incident.id))
+    data["marker_ids"] = marker_service.markers_for_incident(incident.id)
+    data["alarm_summary"] = incident.alarm_summary
+    data["allowed_transitions"] = workflow.allowed_from(incident.status)
+    response = jsonify(data)
+    response.status_code = status
+    return response
+
+
+@blp.route("/incidents", methods=["POST"])
+@login_required()
+@blp.arguments(IncidentCreateSchema)
+@blp.response(201, IncidentDetailSchema)
+def report(body: dict[str, Any]) -> Response:
+    """The 30-second report; the reporter's managers are texted at once (and on-call, if serious)."""
+    harmed = body.pop("harmed", None)
+    incident = incident_service.report(
+        current_user(), harmed=False if body["near_miss"] and harmed is None else harmed, now=now(), **body
+    )
+    db.session.commit()
+    return incident_detail(incident, 201)
+
+
+@blp.route("/incidents/near-miss", methods=["POST"])
+@login_required()
+@blp.arguments(NearMissCreateSchema)
+@blp.response(201, IncidentDetailSchema)
+def report_near_miss(body: dict[str, Any]) -> Response:
+    """One tap: did_not_enter, left_early or asked_for_joint_visit; a good catch."""
+    incident = incident_service.report_near_miss(current_user(), now=now(), **body)
+    db.session.commit()
+    return incident_detail(incident, 201)
+
+
+@blp.route("/incidents", methods=["GET"])
+@login_required()
+@blp.arguments(IncidentQueryArgsSchema, location="query")
+@blp.response(200, IncidentPageSchema)
+def list_incidents(args: dict[str, Any]) -> dict[str, Any]:
+    """The register in the caller's reach: leads all, managers their team, practitioners their own."""
+    query = register.register_query(current_user(), args)
+    return paginate(query, page=args["page"], per_page=args["per_page"])
+
+
+@blp.route("/incidents/export.csv", methods=["GET"])
+@login_required(*LEADS_AND_MANAGERS)
+@blp.arguments(ExportArgsSchema, location="query")
+@blp.response(200, content_type="text/csv", description="The filtered register as CSV, streamed")
+def export_csv(args: dict[str, Any]) -> Response:
+    """The filtered register as CSV; cells a spreadsheet would run as formulas are quoted."""
+    stamp = now().strftime("%Y%m%d-%H%M")
+    rows = register.export_rows(current_user(), args)
+    return Response(
+        stream_with_context(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="incidents-{stamp}.csv"'},
+    )
+
+
+@blp.route("/incidents/summary", methods=["GET"])
+@login_required(*LEADS_AND_MANAGERS)
+@blp.arguments(SummaryArgsSchema, location="query")
+@blp.response(200)
+def incident_summary(args: dict[str, Any]) -> Response:
+    """Counts, rates per 1,000 visits, reporting-culture signals, deadlines and overdue steps."""
+    moment = now()
+    default = summary.default_period(moment)
+    period = summary.Period(args.get("occurred_from") or default.start, args.get("occurred_to") or moment)
+    data = summary.summarise(
+        current_user(),
+        period=period,
+        now=moment,
+        team_id=args.get("team_id"),
+        silent_min_visits=args["silent_min_visits"],
+    )
+    return jsonify(_isoformat(data))
+
+
+@blp.route("/incidents/<int:incident_id>", methods=["GET"])
+@login_required()
+@blp.response(200, IncidentDetailSchema)
+def get_incident(incident_id: int) -> Response:
+    return incident_detail(reach.get_incident(current_user(), incident_id))
+
+
+@blp.route("/incidents/<int:incident_id>", methods=["PATCH"])
+@login_required()
+@blp.arguments(IncidentUpdateSchema)
+@blp.response(200, IncidentDetailSchema)
+def update_incident(body: dict[str, Any], incident_id: int) -> Response:
+    """Add or correct details (reporter or their managers); each change goes on the timeline."""
+    incident = reach.get_incident(current_user(), incident_id, for_update=True)
+    incident_service.update_details(current_user(), incident, body, now=now())
+    db.session.commit()
+    return incident_detail(incident)
+
+
+@blp.route("/incidents/<int:incident_id>/confirm", methods=["POST"])
+@login_required()
+@blp.arguments(IncidentConfirmSchema)
+@blp.response(200, IncidentDetailSchema)
+def confirm(body: dict[str, Any], incident_id: int) -> Response:
+    """Confirm a draft opened from an alarm, with a few lines: it enters the register."""
+    incident = reach.get_incident(current_user(), incident_id, for_update=True)
+    harmed = body.pop("harmed", None)
+    incident_service.confirm(
+        current_user(),
+        incident,
+        harmed=False if body["near_miss"] and harmed is None else harmed,
+        now=now(),
+        **body,
+    )
+    db.session.commit()
+    return incident_detail(incident)
+
+
+def _isoformat(value: Any) -> Any:
+    """Dates to ISO 8601 for jsonify, which would otherwise write them in HTTP date format."""
+    if isinstance(value, dict):
+        return {k: _isoformat(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_isoformat(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -1,0 +1,259 @@
+"""Request and response schemas for reporting incidents and reading the register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema
+from safetycheck.api.visits.schemas import TimelineEntrySchema
+from safetycheck.incidents.enums import (
+    DebriefResponse,
+    Harm,
+    IncidentCategory,
+    IncidentStatus,
+    InvestigationLevel,
+    NearMissKind,
+    RiddorState,
+)
+from safetycheck.incidents.register import RIDDOR_FILTERS, SORT_CHOICES
+from safetycheck.incidents.risk import risk_band
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true or false: "yes", 1 or "false" in a safety record is a client bug, not an answer."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        raise self.make_error("invalid", input=value)
+
+
+def text_field(max_length: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+class StrippedSchema(StrictSchema):
+    """Strips free text and refuses text that is only blanks, naming the field."""
+
+    _required_text: tuple[str, ...] = ()
+
+    @ma.post_load
+    def _strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        for name, value in list(data.items()):
+            if isinstance(value, str):
+                data[name] = value.strip()
+                if not data[name] and name in self._required_text:
+                    raise ma.ValidationError({name: ["Must not be blank."]})
+                if not data[name]:
+                    data[name] = None
+        return data
+
+
+class IncidentCreateSchema(StrippedSchema):
+    _required_text = ("description",)
+
+    occurred_at = fields.AwareDateTime(required=True)
+    category = fields.Enum(IncidentCategory, by_value=True, required=True)
+    description = text_field(5000, required=True)
+    near_miss = StrictBoolean(required=True)
+    # Optional so that the contract's four-field report still works; a near miss is never harmed.
+    harmed = StrictBoolean(allow_none=True)
+    visit_id = fields.Integer(strict=True, allow_none=True)
+    alarm_id = fields.Integer(strict=True, allow_none=True)
+    address = text_field(500, allow_none=True)
+    injury = text_field(2000, allow_none=True)
+    left_premises = StrictBoolean(allow_none=True)
+    police_called = StrictBoolean(allow_none=True)
+    police_reference = text_field(64, allow_none=True)
+
+
+class NearMissCreateSchema(StrippedSchema):
+    kind = fields.Enum(NearMissKind, by_value=True, required=True)
+    visit_id = fields.Integer(strict=True, allow_none=True)
+    address = text_field(500, allow_none=True)
+    note = text_field(1000, allow_none=True)
+    category = fields.Enum(IncidentCategory, by_value=True, load_default=IncidentCategory.OTHER)
+
+
+class IncidentUpdateSchema(StrippedSchema):
+    """Details added or corrected later; only these fields can change."""
+
+    _required_text = ("description",)
+
+    occurred_at = fields.AwareDateTime()
+    category = fields.Enum(IncidentCategory, by_value=True)
+    description = text_field(5000)
+    near_miss = StrictBoolean()
+    harmed = StrictBoolean()
+    address = text_field(500, allow_none=True)
+    injury = text_field(2000, allow_none=True)
+    left_premises = StrictBoolean(allow_none=True)
+    police_called = StrictBoolean(allow_none=True)
+    police_reference = text_field(64, allow_none=True)
+
+    @ma.validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
+
+
+class IncidentConfirmSchema(StrippedSchema):
+    _required_text = ("description",)
+
+    category = fields.Enum(IncidentCategory, by_value=True, required=True)
+    description = text_field(5000, required=True)
+    near_miss = StrictBoolean(required=True)
+    harmed = StrictBoolean(allow_none=True)
+    occurred_at = fields.AwareDateTime()
+    address = text_field(500, allow_none=True)
+    injury = text_field(2000, allow_none=True)
+    left_premises = StrictBoolean(allow_none=True)
+    police_called = StrictBoolean(allow_none=True)
+    police_reference = text_field(64, allow_none=True)
+
+
+class IncidentQueryArgsSchema(PageArgsSchema):
+    """Register filters; repeat a list parameter for several values (`?category=threat&category=animal`)."""
+
+    category = fields.List(fields.Enum(IncidentCategory, by_value=True))
+    status = fields.List(fields.Enum(IncidentStatus, by_value=True))
+    near_miss = fields.Boolean()
+    harmed = fields.Boolean()
+    team_id = fields.Integer()
+    household_id = fields.Integer()
+    reporter_id = fields.Integer()
+    visit_id = fields.Integer()
+    occurred_from = fields.AwareDateTime()
+    occurred_to = fields.AwareDateTime()
+    riddor = fields.List(fields.String(validate=validate.OneOf(RIDDOR_FILTERS)))
+    sort = fields.String(validate=validate.OneOf(SORT_CHOICES), load_default="-occurred_at")
+
+    @ma.validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("occurred_from"), data.get("occurred_to")
+        if start and end and end <= start:
+            raise ma.ValidationError({"occurred_to": ["Must be after occurred_from."]})
+
+
+class ExportArgsSchema(IncidentQueryArgsSchema):
+    class Meta:
+        exclude = ("page", "per_page")
+
+
+class SummaryArgsSchema(ma.Schema):
+    occurred_from = fields.AwareDateTime()
+    occurred_to = fields.AwareDateTime()
+    team_id = fields.Integer()
+    silent_min_visits = fields.Integer(validate=validate.Range(min=1), load_default=20)
+
+    @ma.validates_schema
+    def _range(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("occurred_from"), data.get("occurred_to")
+        if start and end and end <= start:
+            raise ma.ValidationError({"occurred_to": ["Must be after occurred_from."]})
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+class IncidentSchema(ma.Schema):
+    id = fields.Integer()
+    status = fields.Enum(IncidentStatus, by_value=True)
+    category = fields.Enum(IncidentCategory, by_value=True, allow_none=True)
+    description = fields.String(allow_none=True)
+    near_miss = fields.Boolean(allow_none=True)
+    near_miss_kind = fields.Enum(NearMissKind, by_value=True, allow_none=True)
+    harmed = fields.Boolean(allow_none=True)
+    occurred_at = fields.AwareDateTime()
+    reported_at = fields.AwareDateTime(allow_none=True)
+    created_at = fields.AwareDateTime()
+    reporter_id = fields.Integer()
+    reporter_name = fields.Function(lambda i: i.reporter.name)
+    team_id = fields.Integer(allow_none=True)
+    visit_id = fields.Integer(allow_none=True)
+    alarm_id = fields.Integer(allow_none=True)
+    address = fields.String(allow_none=True)
+    household_id = fields.Integer(allow_none=True)
+    at_marked_household = fields.Boolean()
+    injury = fields.String(allow_none=True)
+    left_premises = fields.Boolean(allow_none=True)
+    police_called = fields.Boolean(allow_none=True)
+    police_reference = fields.String(allow_none=True)
+    step_due_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_by = fields.Integer(allow_none=True)
+    triaged_at = fields.AwareDateTime(allow_none=True)
+    triaged_by = fields.Integer(allow_none=True)
+    harm = fields.Enum(Harm, by_value=True, allow_none=True)
+    consequence = fields.Integer(allow_none=True)
+    likelihood = fields.Integer(allow_none=True)
+    risk_score = fields.Integer(allow_none=True)
+    risk_band = fields.Function(lambda i: risk_band(i.risk_score) if i.risk_score else None)
+    investigation_level = fields.Enum(InvestigationLevel, by_value=True, allow_none=True)
+    riddor_state = fields.Enum(RiddorState, by_value=True, allow_none=True)
+    feedback = fields.String(allow_none=True)
+    feedback_at = fields.AwareDateTime(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    reopened_count = fields.Integer()
+
+
+class IncidentPageSchema(PageSchema):
+    items = fields.List(fields.Nested(IncidentSchema))
+
+
+class RiddorSchema(ma.Schema):
+    physical = fields.Boolean()
+    specified_injury = fields.Boolean()
+    death = fields.Boolean()
+    incapacitated = fields.Boolean(allow_none=True)
+    first_day_back = fields.Date(allow_none=True)
+    classification = fields.String()
+    state = fields.String()
+    report_by = fields.Date(allow_none=True)
+    days_left = fields.Integer(allow_none=True)
+    reason = fields.String()
+    hse_reference = fields.String(allow_none=True)
+    submitted_at = fields.AwareDateTime(allow_none=True)
+
+
+class SupportSchema(ma.Schema):
+    welfare_check_due_at = fields.AwareDateTime()
+    welfare_check_done_at = fields.AwareDateTime(allow_none=True)
+    debrief_offered_at = fields.AwareDateTime(allow_none=True)
+    debrief_response = fields.Enum(DebriefResponse, by_value=True, allow_none=True)
+    debrief_responded_at = fields.AwareDateTime(allow_none=True)
+    referrals = fields.List(fields.String())
+    follow_up_2w_due_at = fields.AwareDateTime(allow_none=True)
+    follow_up_2w_done_at = fields.AwareDateTime(allow_none=True)
+    follow_up_6w_due_at = fields.AwareDateTime(allow_none=True)
+    follow_up_6w_done_at = fields.AwareDateTime(allow_none=True)
+    declined_at = fields.AwareDateTime(allow_none=True)
+    pending = fields.List(fields.Dict())
+
+
+class ActionSchema(ma.Schema):
+    id = fields.Integer()
+    title = fields.String()
+    owner_id = fields.Integer()
+    due_at = fields.AwareDateTime()
+    status = fields.String()
+    created_at = fields.AwareDateTime()
+    created_by = fields.Integer()
+    completed_at = fields.AwareDateTime(allow_none=True)
+    completed_by = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class IncidentDetailSchema(IncidentSchema):
+    """One incident with its timeline, tracks, actions and markers."""
+
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
+    riddor = fields.Nested(RiddorSchema, allow_none=True)
+    support = fields.Nested(SupportSchema, allow_none=True)
+    actions = fields.List(fields.Nested(ActionSchema))
+    marker_ids = fields.List(fields.Integer())
+    alarm_summary = fields.List(fields.Dict(), allow_none=True)
+    allowed_transitions = fields.List(fields.String())

@@ -1,0 +1,173 @@
+"""Periodic work of the incident procedure, run by the escalation sweep in its own transaction.
+
+Each task finds what is due with an indexed `next_reminder_at` (or review/reassess) column, claims
+those rows with `FOR UPDATE SKIP LOCKED` so that several sweepers share the work, and writes its
+texts with dedupe keys (one per step, target and round), so a repeat can never text twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from safetycheck.accounts import service as account_service
+from safetycheck.accounts.models import User
+from safetycheck.escalation.enums import AlarmKind, AlarmStatus
+from safetycheck.escalation.models import Alarm
+from safetycheck.extensions import db
+from safetycheck.incidents import markers as marker_service
+from safetycheck.incidents import notify, procedure, riddor_track, support, workflow
+from safetycheck.incidents.enums import ActionStatus, IncidentStatus, MarkerStatus
+from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor, IncidentSupport, Marker
+from safetycheck.jobs import sweep_task
+
+BATCH = 100
+REMIND_EVERY = workflow.REMIND_EVERY
+
+
+def _round(due_at: datetime, now: datetime) -> int:
+    return int((now - due_at) / REMIND_EVERY)
+
+
+def _next_round(due_at: datetime, now: datetime) -> datetime:
+    return due_at + (_round(due_at, now) + 1) * REMIND_EVERY
+
+
+@sweep_task("incidents.remind_overdue_steps")
+def remind_overdue_steps(now: datetime) -> int:
+    """Remind owners of overdue procedure steps, actions and support steps; returns texts queued."""
+    done = 0
+    for incident in db.session.scalars(
+        sa.select(Incident)
+        .where(Incident.next_reminder_at <= now)
+        .order_by(Incident.next_reminder_at, Incident.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Incident)
+    ).all():
+        done += _remind_step(incident, now)
+    for action in db.session.scalars(
+        sa.select(IncidentAction)
+        .where(IncidentAction.next_reminder_at <= now)
+        .order_by(IncidentAction.next_reminder_at, IncidentAction.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all():
+        done += _remind_action(action, now)
+    for row in db.session.scalars(
+        sa.select(IncidentSupport)
+        .where(IncidentSupport.next_reminder_at <= now)
+        .order_by(IncidentSupport.next_reminder_at, IncidentSupport.incident_id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all():
+        done += _remind_support(row, now)
+    db.session.flush()
+    return done
+
+
+def _remind_step(incident: Incident, now: datetime) -> int:
+    if incident.status not in workflow.OPEN_STATUSES | {IncidentStatus.DRAFT} or incident.step_due_at is None:
+        incident.next_reminder_at = None
+        return 0
+    if incident.status == IncidentStatus.REPORTED:
+        alarm = db.session.scalar(
+            sa.select(Alarm).where(Alarm.incident_id == incident.id, Alarm.kind == AlarmKind.INCIDENT)
+        )
+        if alarm is not None and alarm.acknowledged_by is not None:
+            procedure.acknowledge_from_alarm(alarm.id, now=now)  # someone replied ACK to its text
+            return 1
+        if alarm is not None and alarm.status == AlarmStatus.OPEN:
+            incident.next_reminder_at = now + workflow.ALARM_SYNC_EVERY  # the alarm's ladder does the chasing
+            return 0
+    if incident.step_due_at > now:
+        incident.next_reminder_at = incident.step_due_at
+        return 0
+    sent = notify.step_overdue(
+        incident, workflow.owners(incident), now=now, round_=_round(incident.step_due_at, now)
+    )
+    incident.next_reminder_at = _next_round(incident.step_due_at, now)
+    return sent
+
+
+def _remind_action(action: IncidentAction, now: datetime) -> int:
+    if action.status != ActionStatus.OPEN:
+        action.next_reminder_at = None
+        return 0
+    owner = db.session.get(User, action.owner_id)
+    sent = notify.action_overdue(action, owner, now=now, round_=_round(action.due_at, now)) if owner else 0
+    action.next_reminder_at = _next_round(action.due_at, now)
+    return sent
+
+
+def _remind_support(row: IncidentSupport, now: datetime) -> int:
+    incident = db.session.get(Incident, row.incident_id)
+    assert incident is not None
+    managers = account_service.team_managers(incident.team_id) if incident.team_id is not None else []
+    sent = 0
+    upcoming = []
+    for item, due_at in support.pending(row):
+        if due_at > now:
+            upcoming.append(due_at)
+            continue
+        sent += notify.support_overdue(incident, item, due_at, managers, now=now, round_=_round(due_at, now))
+        upcoming.append(_next_round(due_at, now))
+    row.next_reminder_at = min(upcoming) if upcoming else None
+    return sent
+
+
+@sweep_task("incidents.expire_markers")
+def expire_markers(now: datetime) -> int:
+    """Markers past their review date stop applying: a marker lives only as long as it is reviewed."""
+    due = db.session.scalars(
+        sa.select(Marker)
+        .where(Marker.status == MarkerStatus.ACTIVE, Marker.review_at <= now)
+        .order_by(Marker.review_at, Marker.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Marker)
+    ).all()
+    for marker in due:
+        marker_service.expire(marker, now=now)
+    db.session.flush()
+    return len(due)
+
+
+@sweep_task("incidents.remind_marker_reviews")
+def remind_marker_reviews(now: datetime) -> int:
+    """Tell a marker's owners once when its review date comes within the notice period."""
+    due = db.session.scalars(
+        marker_service.due_for_review(sa.select(Marker), now=now)
+        .where(Marker.review_notified_at.is_(None), Marker.review_at > now)
+        .order_by(Marker.review_at, Marker.id)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Marker)
+    ).all()
+    sent = 0
+    for marker in due:
+        owners = account_service.team_managers(marker.team_id) if marker.team_id is not None else []
+        proposer = db.session.get(User, marker.proposed_by)
+        if proposer is not None and proposer.active and proposer.id not in {o.id for o in owners}:
+            owners.append(proposer)
+        sent += notify.marker_review_due(marker, owners, now=now)
+        marker.review_notified_at = now
+    db.session.flush()
+    return sent
+
+
+@sweep_task("incidents.reassess_riddor")
+def reassess_riddor(now: datetime) -> int:
+    """A worker still off crosses the over-7-day line at midnight: the case becomes reportable."""
+    rows = db.session.scalars(
+        sa.select(IncidentRiddor)
+        .where(IncidentRiddor.reassess_at <= now)
+        .order_by(IncidentRiddor.reassess_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    changed = 0
+    for row in rows:
+        incident = db.session.get(Incident, row.incident_id)
+        assert incident is not None
+        changed += riddor_track.reassess(incident, now=now)
+    db.session.flush()
+    return changed
