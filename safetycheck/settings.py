@@ -10,6 +10,7 @@ import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 
@@ -113,6 +114,15 @@ def _validate(app: Flask) -> None:
     cfg["TWILIO_TIMEOUT_SECONDS"] = _as_number(
         "TWILIO_TIMEOUT_SECONDS", cfg.get("TWILIO_TIMEOUT_SECONDS"), minimum=0.1
     )
+
+    try:
+        ZoneInfo(str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London"))
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"SAFETYCHECK_DISPLAY_TIMEZONE must be an IANA time zone such as Europe/London, "
+            f"not {cfg.get('DISPLAY_TIMEZONE')!r}"
+        ) from exc
+    cfg["DISPLAY_TIMEZONE"] = str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London")
 
     policy = str(cfg.get("ESCALATION_POLICY") or "")
     policy_path = Path(policy) if policy else DEFAULT_POLICY_PATH

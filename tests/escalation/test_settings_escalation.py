@@ -1,0 +1,49 @@
+"""Escalation settings fail fast at start-up with a message naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from safetycheck import create_app
+from safetycheck.settings import ConfigError
+
+
+def _config(base_config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    return {**base_config, **overrides}
+
+
+def test_a_bad_display_timezone_stops_start_up(base_config: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="SAFETYCHECK_DISPLAY_TIMEZONE"):
+        create_app(_config(base_config, DISPLAY_TIMEZONE="Mars/Olympus"))
+
+
+def test_a_bad_policy_file_stops_start_up_naming_the_key(base_config: dict[str, Any], tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        "[overdue]\nsteps = [{ after = -5, notify = ['practitioner'] }]\n"
+        "[panic]\nsteps = [{ after = 0, notify = ['on_call'] }]\n"
+        "[duress]\nsteps = [{ after = 0, notify = ['on_call'] }]\n"
+    )
+    with pytest.raises(ConfigError, match=r"overdue\.steps\[0\]\.after"):
+        create_app(_config(base_config, ESCALATION_POLICY=str(policy)))
+
+
+def test_a_missing_policy_file_stops_start_up(base_config: dict[str, Any], tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SAFETYCHECK_ESCALATION_POLICY"):
+        create_app(_config(base_config, ESCALATION_POLICY=str(tmp_path / "nowhere.toml")))
+
+
+def test_a_relative_policy_path_is_read_from_the_working_directory(
+    base_config: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mine.toml").write_text(
+        "[overdue]\nsteps = [{ after = 0, notify = ['practitioner'] }]\n"
+        "[panic]\nsteps = [{ after = 0, notify = ['on_call'] }]\n"
+        "[duress]\nsteps = [{ after = 7, notify = ['on_call'] }]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    app = create_app(_config(base_config, ESCALATION_POLICY="mine.toml"))
+    assert app.extensions["safetycheck.policy"].ladders["duress"].steps[0].after == 7
