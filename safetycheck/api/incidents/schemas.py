@@ -43,7 +43,7 @@ class StrippedSchema(StrictSchema):
     @ma.post_load
     def _strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         for name, value in list(data.items()):
-            if isinstance(value, str):
+            if type(value) is str:  # not the StrEnum members that enum fields load
                 data[name] = value.strip()
                 if not data[name] and name in self._required_text:
                     raise ma.ValidationError({name: ["Must not be blank."]})
