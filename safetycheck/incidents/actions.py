@@ -88,7 +88,7 @@ def update(
     action = db.session.scalar(
         sa.select(IncidentAction)
         .where(IncidentAction.id == action_id, IncidentAction.incident_id == incident.id)
-        .with_for_update()
+        .with_for_update(of=IncidentAction)
     )
     if action is None:
         raise NotFound("Action not found.")

@@ -51,7 +51,7 @@ def remind_overdue_steps(now: datetime) -> int:
         .where(IncidentAction.next_reminder_at <= now)
         .order_by(IncidentAction.next_reminder_at, IncidentAction.id)
         .limit(BATCH)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=IncidentAction)
     ).all():
         done += _remind_action(action, now)
     for row in db.session.scalars(
@@ -59,7 +59,7 @@ def remind_overdue_steps(now: datetime) -> int:
         .where(IncidentSupport.next_reminder_at <= now)
         .order_by(IncidentSupport.next_reminder_at, IncidentSupport.incident_id)
         .limit(BATCH)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=IncidentSupport)
     ).all():
         done += _remind_support(row, now)
     db.session.flush()
@@ -162,7 +162,7 @@ def reassess_riddor(now: datetime) -> int:
         .where(IncidentRiddor.reassess_at <= now)
         .order_by(IncidentRiddor.reassess_at)
         .limit(BATCH)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=IncidentRiddor)
     ).all()
     changed = 0
     for row in rows:

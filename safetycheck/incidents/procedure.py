@@ -54,7 +54,7 @@ def acknowledge_from_alarm(alarm_id: int, *, now: datetime) -> Incident | None:
         return None
     if alarm.acknowledged_by is None:
         return None
-    incident = db.session.get(Incident, alarm.incident_id, with_for_update=True)
+    incident = db.session.get(Incident, alarm.incident_id, with_for_update={"of": Incident})
     if incident is None or incident.status != S.REPORTED:
         return incident
     actor = account_service.get_user(alarm.acknowledged_by)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -130,7 +130,8 @@ def _month(column: Any) -> Any:
 def _months(period: Period) -> list[str]:
     months = []
     index = period.start.year * 12 + period.start.month - 1
-    last = period.end.year * 12 + period.end.month - 1
+    end = period.end - timedelta(microseconds=1)  # an end at midnight on the 1st closes the month before
+    last = end.year * 12 + end.month - 1
     while index <= last:
         months.append(f"{index // 12:04d}-{index % 12 + 1:02d}")
         index += 1
