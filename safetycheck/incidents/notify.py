@@ -69,15 +69,18 @@ def _send(key: str, people: Iterable[User], body: str, now: datetime) -> int:
     return sent
 
 
-def reported(incident: Incident, people: Iterable[User], *, now: datetime, serious: bool) -> int:
-    """Tell managers (and on-call, when serious) at once that a worker reported an incident."""
+def reported_text(incident: Incident, *, serious: bool) -> str:
     head = "SafetyCheck SERIOUS INCIDENT" if serious else "SafetyCheck incident"
-    body = (
+    return (
         f"{head}: {incident.reporter.name} reported {_what(incident)} at {when(incident.occurred_at)}, "
         f"{_short(incident.address)}. Please contact them and acknowledge incident {incident.id} "
         f"{ACT_IN_APP}."
     )
-    return _send(f"incident:{incident.id}:reported", people, body, now)
+
+
+def reported(incident: Incident, people: Iterable[User], *, now: datetime, serious: bool) -> int:
+    """Tell managers (and on-call, when serious) at once that a worker reported an incident."""
+    return _send(f"incident:{incident.id}:reported", people, reported_text(incident, serious=serious), now)
 
 
 STEP_WORDS = {
