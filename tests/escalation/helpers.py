@@ -103,6 +103,11 @@ def escalations(app: Flask, alarm_id: int) -> list[OutboxMessage]:
     return outbox(app, alarm_id=alarm_id, purpose=MessagePurpose.ESCALATION)
 
 
+def count(app: Flask, model: type) -> int:
+    with session(app) as s:
+        return int(s.scalar(sa.select(sa.func.count()).select_from(model)) or 0)
+
+
 def recipients(app: Flask, alarm_id: int) -> set[int]:
     with session(app) as s:
         return set(s.scalars(sa.select(AlarmRecipient.user_id).where(AlarmRecipient.alarm_id == alarm_id)))

@@ -61,7 +61,8 @@ def test_reminder_goes_to_the_worker_five_minutes_before_due_and_only_once(
     assert reminder.to == org.practitioner.phone
     assert "09:30 GMT" in reminder.body
     assert h.ADDRESS in reminder.body
-    assert "OK" in reminder.body and "EXT" in reminder.body
+    assert "OK" in reminder.body
+    assert "EXT" in reminder.body
     assert "ACK" not in reminder.body
 
     for seconds in (0, 30, 240):  # later sweeps before due: no second reminder
@@ -402,9 +403,7 @@ def test_after_an_outage_one_sweep_texts_every_step_that_fell_due_once_per_perso
     assert h.phones_texted(console_sms, sent) == sorted([org.manager.phone, org.on_call.phone, duty.phone])
 
 
-def test_two_sweeps_at_the_same_instant_text_nothing_twice(
-    app, clock, org, duty, worker, console_sms, sweep
-):
+def test_two_sweeps_at_the_same_instant_text_nothing_twice(app, clock, org, duty, worker, console_sms, sweep):
     visit = h.check_in(worker, minutes=30, location=h.LOCATION)
     due = h.due_at(visit)
     for minute in (-5, 0, 10, 20, 30):
