@@ -16,6 +16,7 @@ from flask import Flask
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.escalation import sweep as sweep_service
 from safetycheck.escalation.enums import MessagePurpose
 from safetycheck.escalation.models import Alarm, AlarmRecipient, OutboxMessage
 from safetycheck.extensions import db
@@ -26,6 +27,7 @@ from tests import factories
 ADDRESS = "14 Acacia Avenue, Leeds LS6 2AB"
 LOCATION = {"lat": 53.81234, "lon": -1.56789, "accuracy_m": 12.0}
 MAPS_LINK = "https://maps.google.com/?q=53.81234,-1.56789"
+STATUS_CALLBACK = "http://safetycheck.test/twilio/status"
 
 
 @contextmanager
@@ -152,3 +154,26 @@ def move_to(clock: Any, moment: datetime, **after: float) -> datetime:
     """Set the frozen clock to `moment` plus an offset (minutes=10, seconds=5)."""
     clock.set(moment + timedelta(**after))
     return clock.now()
+
+
+def only_row(app: Any, **where: Any) -> Any:
+    [row] = outbox(app, **where)
+    return row
+
+
+def deliver_status(app: Any, fake: Any, sid: str, status: str, error_code: int | None = None) -> None:
+    """Move a text to `status` at the fake and hand Twilio's callback fields to the engine.
+
+    The engine's entry point is called directly: the app has no POST /twilio/status route yet.
+    """
+    callback = fake.prepare_status_callback(sid, status, error_code)
+    assert callback.url == STATUS_CALLBACK
+    with app.app_context():
+        known = sweep_service.apply_delivery_status(
+            sweep_service.escalation_for(app),
+            sid=callback.params["MessageSid"],
+            status=callback.params["MessageStatus"],
+            error_code=int(callback.params["ErrorCode"]) if "ErrorCode" in callback.params else None,
+        )
+        db.session.commit()
+    assert known

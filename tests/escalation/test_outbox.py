@@ -22,8 +22,6 @@ from tests import factories
 from tests.conftest import TWILIO_SETTINGS
 from tests.escalation import helpers as h
 
-STATUS_CALLBACK = "http://safetycheck.test/twilio/status"
-
 
 def creates(fake: Any, to: str | None = None) -> list[Any]:
     """The message-creation requests the fake received (accepted or not), optionally to one number."""
@@ -38,32 +36,12 @@ def lookups(fake: Any) -> list[Any]:
     return [r for r in fake.requests if r.method == "GET"]
 
 
-def only_row(app: Any, **where: Any) -> Any:
-    [row] = h.outbox(app, **where)
-    return row
-
-
 def overdue_visit(clock: Any, api: Any, sweep: Any) -> dict[str, Any]:
     """Check in for 30 minutes and sweep for the first time at the due time (no reminder)."""
     visit = h.check_in(api, minutes=30)
     h.move_to(clock, h.due_at(visit))
     sweep()
     return visit
-
-
-def deliver_status(app: Any, fake: Any, sid: str, status: str, error_code: int | None = None) -> None:
-    """Play Twilio's signed status callback into the engine (what POST /twilio/status hands on)."""
-    callback = fake.prepare_status_callback(sid, status, error_code)
-    assert callback.url == STATUS_CALLBACK
-    with app.app_context():
-        known = sweep_service.apply_delivery_status(
-            sweep_service.escalation_for(app),
-            sid=callback.params["MessageSid"],
-            status=callback.params["MessageStatus"],
-            error_code=int(callback.params["ErrorCode"]) if "ErrorCode" in callback.params else None,
-        )
-        db.session.commit()
-    assert known
 
 
 @pytest.fixture
@@ -92,13 +70,13 @@ def test_a_text_goes_through_the_sdk_with_to_from_body_and_status_callback(
     visit = overdue_visit(clock, as_user(org.practitioner), sweep)
 
     [message] = fake_twilio.messages
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert message.to == org.practitioner.phone
     assert message.from_ == TWILIO_SETTINGS["TWILIO_FROM_NUMBER"]
     assert message.body == row.body
     assert "was due to end at 09:30 GMT" in message.body
-    assert message.status_callback == STATUS_CALLBACK
-    assert creates(fake_twilio)[0].params["StatusCallback"] == STATUS_CALLBACK
+    assert message.status_callback == h.STATUS_CALLBACK
+    assert creates(fake_twilio)[0].params["StatusCallback"] == h.STATUS_CALLBACK
     assert (row.status, row.sid, row.provider_status, row.attempts, row.sent_at) == (
         OutboxStatus.SENT,
         message.sid,
@@ -115,7 +93,7 @@ def test_a_server_error_is_retried_later_with_back_off_and_sent_once(
     visit = overdue_visit(clock, as_user(org.practitioner), sweep)
     due = clock.now()
 
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.attempts, row.next_attempt_at) == (
         OutboxStatus.PENDING,
         1,
@@ -128,7 +106,7 @@ def test_a_server_error_is_retried_later_with_back_off_and_sent_once(
 
     h.move_to(clock, due, seconds=2)
     sweep()
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.attempts, row.next_attempt_at) == (
         OutboxStatus.PENDING,
         2,
@@ -138,7 +116,7 @@ def test_a_server_error_is_retried_later_with_back_off_and_sent_once(
     sweep()
 
     [message] = fake_twilio.messages
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.attempts, row.sid, row.error_code) == (OutboxStatus.SENT, 3, message.sid, None)
     assert len(creates(fake_twilio)) == 3
 
@@ -147,7 +125,7 @@ def test_a_rate_limit_waits_for_retry_after(app, clock, org, as_user, fake_twili
     fake_twilio.fail_next(1, 429, 20429, "Too Many Requests", retry_after=30)
     visit = overdue_visit(clock, as_user(org.practitioner), sweep)
     due = clock.now()
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.error_code, row.next_attempt_at) == (
         OutboxStatus.PENDING,
         20429,
@@ -160,7 +138,7 @@ def test_a_rate_limit_waits_for_retry_after(app, clock, org, as_user, fake_twili
     h.move_to(clock, due, seconds=30)
     sweep()
     assert len(fake_twilio.messages) == 1
-    assert only_row(app, visit_id=visit["id"]).status == OutboxStatus.SENT
+    assert h.only_row(app, visit_id=visit["id"]).status == OutboxStatus.SENT
 
 
 @pytest.mark.parametrize("failure", ["hang", "drop"])
@@ -173,7 +151,7 @@ def test_an_unknown_outcome_is_asked_about_not_resent(app, clock, org, as_user, 
     due = clock.now()
 
     [accepted] = fake_twilio.messages
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.sid, row.outcome_unknown_since) == (OutboxStatus.PENDING, None, due)
     assert lookups(fake_twilio) == []
 
@@ -184,7 +162,7 @@ def test_an_unknown_outcome_is_asked_about_not_resent(app, clock, org, as_user, 
     assert all(r.params.get("To") == org.practitioner.phone for r in lookups(fake_twilio))
     assert len(creates(fake_twilio)) == 1  # asked, not sent again
     assert [m.sid for m in fake_twilio.messages] == [accepted.sid]
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.sid, row.outcome_unknown_since) == (OutboxStatus.SENT, accepted.sid, None)
 
 
@@ -204,12 +182,12 @@ def test_a_sender_that_died_mid_send_is_reconciled_not_resent(
         db.session.commit()
         if reached_twilio:
             esc.gateway.send(to=claimed.to_phone, body=claimed.body, status_callback=esc.status_callback)
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.claimed_at) == (OutboxStatus.SENDING, clock.now())
 
     clock.advance(seconds=59)
     sweep()
-    assert only_row(app, visit_id=visit["id"]).status == OutboxStatus.SENDING  # not stale yet
+    assert h.only_row(app, visit_id=visit["id"]).status == OutboxStatus.SENDING  # not stale yet
     clock.advance(minutes=2)
     sweep()
 
@@ -217,7 +195,7 @@ def test_a_sender_that_died_mid_send_is_reconciled_not_resent(
     assert message.to == org.practitioner.phone
     assert len(creates(fake_twilio)) == 1
     assert len(lookups(fake_twilio)) >= 1
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.sid) == (OutboxStatus.SENT, message.sid)
 
 
@@ -270,9 +248,9 @@ def test_an_undelivered_status_skips_to_the_next_contact(app, clock, as_user, lo
     [sent] = h.outbox(app, recipient_id=manager.id)
 
     clock.advance(seconds=20)
-    deliver_status(app, fake_twilio, sent.sid, "undelivered", 30003)
+    h.deliver_status(app, fake_twilio, sent.sid, "undelivered", 30003)
 
-    row = only_row(app, recipient_id=manager.id)
+    row = h.only_row(app, recipient_id=manager.id)
     assert (row.status, row.provider_status, row.error_code) == (
         OutboxStatus.UNDELIVERABLE,
         "undelivered",
@@ -290,12 +268,12 @@ def test_an_undelivered_status_skips_to_the_next_contact(app, clock, as_user, lo
 
 def test_a_delivered_status_is_recorded(app, clock, org, as_user, fake_twilio, sweep):
     visit = overdue_visit(clock, as_user(org.practitioner), sweep)
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     clock.advance(seconds=4)
 
-    deliver_status(app, fake_twilio, row.sid, "delivered")
+    h.deliver_status(app, fake_twilio, row.sid, "delivered")
 
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.provider_status, row.status_updated_at) == (
         OutboxStatus.DELIVERED,
         "delivered",
@@ -311,13 +289,13 @@ def test_a_text_that_keeps_failing_is_given_up_after_max_attempts(
 
     delays = []
     for _ in range(outbox_service.MAX_ATTEMPTS - 1):
-        row = only_row(app, visit_id=visit["id"])
+        row = h.only_row(app, visit_id=visit["id"])
         assert row.status == OutboxStatus.PENDING
         delays.append((row.next_attempt_at - clock.now()).total_seconds())
         clock.set(row.next_attempt_at)
         sweep()
 
-    row = only_row(app, visit_id=visit["id"])
+    row = h.only_row(app, visit_id=visit["id"])
     assert (row.status, row.attempts, row.next_attempt_at) == (
         OutboxStatus.FAILED,
         outbox_service.MAX_ATTEMPTS,
@@ -412,17 +390,17 @@ def test_asking_twilio_does_not_mistake_an_earlier_identical_text_for_this_one(
     fake_twilio.fail_next(1, 504, None, "Gateway Timeout")
     clock.advance(seconds=5)
     sweep()
-    second = only_row(app, recipient_id=alive.id, step_execution=3)
+    second = h.only_row(app, recipient_id=alive.id, step_execution=3)
     assert (second.status, second.sid) == (OutboxStatus.PENDING, None)
     assert second.outcome_unknown_since is not None
-    assert second.body == only_row(app, recipient_id=alive.id, step_execution=2).body
+    assert second.body == h.only_row(app, recipient_id=alive.id, step_execution=2).body
 
     clock.advance(seconds=5)
     sweep()
 
     to_alive = [m for m in fake_twilio.messages if m.to == alive.phone]
     assert len(to_alive) == 2  # Twilio had nothing for this attempt: it is sent now
-    second = only_row(app, recipient_id=alive.id, step_execution=3)
+    second = h.only_row(app, recipient_id=alive.id, step_execution=3)
     assert (second.status, second.sid) == (OutboxStatus.SENT, to_alive[1].sid)
     assert second.sid != first.sid
     assert h.outbox(app, status=OutboxStatus.SENDING) == []
