@@ -394,8 +394,11 @@ def test_after_an_outage_one_sweep_texts_every_step_that_fell_due_once_per_perso
     assert alarm.next_step_at == due.replace(hour=10, minute=20)  # the next repeat, due + 50
     [escalated] = h.timeline(app, "alarm", alarm.id, "escalated")
     assert escalated.details["caught_up"] == 5
-    worker_text = h.bodies_to(console_sms, org.practitioner.phone)[0]
+    [worker_text] = h.bodies_to(console_sms, org.practitioner.phone)
     assert "ACK" not in worker_text
+    # The managers are texted in this same step: the worker must not be told "at 10:20".
+    assert "Your managers have been alerted." in worker_text
+    assert "are alerted at" not in worker_text
 
     h.move_to(clock, due, minutes=50)
     sent = len(console_sms.sent)
