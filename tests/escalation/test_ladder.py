@@ -9,6 +9,7 @@ officer from another team is added here to tell the `on_call` group from `team_m
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -88,7 +89,7 @@ def test_an_extension_earns_a_new_reminder_for_the_new_due_time(app, clock, org,
     extended = worker.post(f"/api/v1/visits/{visit['id']}/extend", json={"minutes": 15})
     assert extended.status_code == 200
     new_due = h.due_at(extended.get_json())
-    assert new_due == due.replace(minute=45)  # an on-time visit is extended from its due time
+    assert new_due == due + timedelta(minutes=15)  # an on-time visit is extended from its due time
 
     h.move_to(clock, new_due, minutes=-5, seconds=-1)
     sweep()
@@ -146,7 +147,7 @@ def test_at_due_only_the_worker_is_texted_and_asked_for_ok_or_ext(
     assert "ACK" not in text.body
     alarm = h.only_alarm(app, visit["id"])
     assert (alarm.kind, alarm.status, alarm.executed_steps) == (AlarmKind.OVERDUE, AlarmStatus.OPEN, 1)
-    assert alarm.next_step_at == due.replace(minute=40)
+    assert alarm.next_step_at == due + timedelta(minutes=10)
     shown = worker.get(f"/api/v1/visits/{visit['id']}").get_json()
     assert shown["status"] == "overdue"
 
@@ -233,7 +234,7 @@ def test_on_call_joins_at_twenty_minutes_and_the_step_repeats_every_ten(
     assert len(h.bodies_to(console_sms, org.practitioner.phone)) == 1  # the worker only at due
     alarm = h.only_alarm(app, visit["id"])
     assert alarm.executed_steps == 5
-    assert alarm.next_step_at == due.replace(minute=20).replace(hour=10)  # due + 50 min
+    assert alarm.next_step_at == due + timedelta(minutes=50)
 
 
 # --- acknowledging --------------------------------------------------------------------------
@@ -345,7 +346,7 @@ def test_extending_an_overdue_visit_resolves_its_alarm_and_restarts_from_now(
     body = answer.get_json()
     assert body["status"] == "active"
     new_due = h.due_at(body)
-    assert new_due == now.replace(minute=3, hour=10)  # from now (09:43 + 20), not from the old due time
+    assert new_due == now + timedelta(minutes=20)  # from now, not from the old due time
 
     row = h.alarm(app, alarm["id"])
     assert (row.status, row.outcome) == (AlarmStatus.RESOLVED, "extended")
@@ -391,7 +392,7 @@ def test_after_an_outage_one_sweep_texts_every_step_that_fell_due_once_per_perso
     rows = h.escalations(app, alarm.id)
     assert {r.step_execution for r in rows} == {alarm.executed_steps}  # one merged step
     assert alarm.executed_steps == 5  # worker, managers, on-call, and two repeats, all covered
-    assert alarm.next_step_at == due.replace(hour=10, minute=20)  # the next repeat, due + 50
+    assert alarm.next_step_at == due + timedelta(minutes=50)  # the next repeat
     [escalated] = h.timeline(app, "alarm", alarm.id, "escalated")
     assert escalated.details["caught_up"] == 5
     [worker_text] = h.bodies_to(console_sms, org.practitioner.phone)
