@@ -107,15 +107,20 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     app: Flask = request.getfixturevalue("app")
+    # The app context is pushed only to set up and to tear down, never held across the test: a
+    # context held open would be reused by every request of the test, so all requests would share
+    # one session, and a request that rolls back (any 404/409) would roll back to that shared
+    # session's savepoint, undoing what the sweep and other sessions had committed since.
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
         factory = db.session.session_factory  # type: ignore[attr-defined]
         db.session.remove()
         factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-        try:
-            yield
-        finally:
+    try:
+        yield
+    finally:
+        with app.app_context():
             db.session.remove()
             factory.kw.pop("bind", None)
             factory.kw.pop("join_transaction_mode", None)

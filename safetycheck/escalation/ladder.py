@@ -118,9 +118,12 @@ def _body(
 ) -> str:
     if person_id == alarm.practitioner_id:
         managers_at = None
+        # After an outage the worker's step can be merged with the managers' (catch-up): then
+        # they are being texted now, and a time in the future would be wrong.
+        managers_alerted = RecipientGroup.TEAM_MANAGERS in step.notify
         for k in range(step.executed, step.executed + len(ladder.steps)):
             due = policy.execution_due_at(ladder, k, alarm.origin_at)
-            if due is None:
+            if managers_alerted or due is None:
                 break
             if RecipientGroup.TEAM_MANAGERS in ladder.steps[min(k, len(ladder.steps) - 1)].notify:
                 managers_at = due
@@ -129,6 +132,7 @@ def _body(
             address=visit.address if visit else "your visit",
             due_at=visit.due_at if visit else alarm.origin_at,
             managers_at=managers_at,
+            managers_alerted=managers_alerted,
             tz=tz,
         )
     lat, lon, located = alarm.lat, alarm.lon, alarm.raised_at if alarm.lat is not None else None

@@ -104,6 +104,10 @@ class Claimed:
     body: str
     attempts: int
     outcome_unknown_since: datetime | None
+    # SIDs already recorded for other texts to this phone around that time: reconciling must not
+    # take one of them for this text, since two texts can have the same words (a step pulled
+    # forward repeats the previous step's text seconds later).
+    recorded_sids: frozenset[str] = frozenset()
 
 
 def claim_batch(*, now: datetime, limit: int = 50) -> list[Claimed]:
@@ -134,11 +138,30 @@ def claim_batch(*, now: datetime, limit: int = 50) -> list[Claimed]:
         message.attempts += 1
         claimed.append(
             Claimed(
-                message.id, message.to_phone, message.body, message.attempts, message.outcome_unknown_since
+                message.id,
+                message.to_phone,
+                message.body,
+                message.attempts,
+                message.outcome_unknown_since,
+                _recorded_sids(message) if message.outcome_unknown_since is not None else frozenset(),
             )
         )
     db.session.flush()
     return claimed
+
+
+def _recorded_sids(message: OutboxMessage) -> frozenset[str]:
+    assert message.outcome_unknown_since is not None
+    return frozenset(
+        db.session.scalars(
+            sa.select(OutboxMessage.sid).where(
+                OutboxMessage.to_phone == message.to_phone,
+                OutboxMessage.id != message.id,
+                OutboxMessage.sid.is_not(None),
+                OutboxMessage.sent_at >= message.outcome_unknown_since - 2 * RECONCILE_SLACK,
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -172,7 +195,7 @@ def _already_sent(gateway: gateways.SmsGateway, claimed: Claimed) -> gateways.Se
     assert claimed.outcome_unknown_since is not None
     records = gateway.find_sent(to=claimed.to_phone, since=claimed.outcome_unknown_since - RECONCILE_SLACK)
     for record in records:
-        if record.body == claimed.body:
+        if record.body == claimed.body and record.sid not in claimed.recorded_sids:
             return record
     return None
 

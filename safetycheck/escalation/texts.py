@@ -75,9 +75,16 @@ def escalation(
 
 
 def overdue_to_practitioner(
-    *, address: str, due_at: datetime, managers_at: datetime | None, tz: ZoneInfo
+    *,
+    address: str,
+    due_at: datetime,
+    managers_at: datetime | None,
+    tz: ZoneInfo,
+    managers_alerted: bool = False,
 ) -> str:
     then = f" Your managers are alerted at {local_time(managers_at, tz)}." if managers_at else ""
+    if managers_alerted:
+        then = " Your managers have been alerted."
     return (
         f"SafetyCheck: your visit at {_short(address)} was due to end at {local_time(due_at, tz)}.{then} "
         "Reply OK if you are safe and have left, or EXT 30 to extend by 30 minutes."
