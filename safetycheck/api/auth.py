@@ -14,6 +14,7 @@ from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import ApiToken, User
 from safetycheck.clock import Clock
+from safetycheck.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +56,9 @@ def login_required(*roles: Role) -> Callable[[F], F]:
                 _unauthorised("The token is invalid, expired or revoked.")
             assert found is not None
             g.current_user, g.current_token = found
+            if db.session.is_modified(g.current_token):
+                # last_used_at moved (at most once a minute): keep it even if the view only reads.
+                db.session.commit()
             if roles and g.current_user.role not in roles:
                 abort(403, message="Your role cannot do this.")
             return view(*args, **kwargs)

@@ -19,7 +19,13 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
 from safetycheck.escalation import outbox, texts
-from safetycheck.escalation.enums import AlarmKind, AlarmOutcome, AlarmStatus, MessagePurpose
+from safetycheck.escalation.enums import (
+    REACHED_STATUSES,
+    AlarmKind,
+    AlarmOutcome,
+    AlarmStatus,
+    MessagePurpose,
+)
 from safetycheck.escalation.models import Alarm, AlarmRecipient, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.timeline import service as timeline
@@ -329,12 +335,21 @@ def _close(
 def _tell_recipients(
     alarm: Alarm, body: str, purpose: MessagePurpose, *, now: datetime, exclude: set[int]
 ) -> None:
-    recipients = db.session.scalars(
-        sa.select(User)
-        .join(AlarmRecipient, AlarmRecipient.user_id == User.id)
-        .where(AlarmRecipient.alarm_id == alarm.id)
-        .order_by(User.id)
+    # Only people whose escalation text went (or may have gone): a notice about an alert they
+    # never received would only confuse them.
+    reached = (
+        sa.select(OutboxMessage.recipient_id)
+        .where(
+            OutboxMessage.alarm_id == alarm.id,
+            OutboxMessage.purpose == MessagePurpose.ESCALATION,
+            sa.or_(
+                OutboxMessage.status.in_(REACHED_STATUSES),
+                OutboxMessage.outcome_unknown_since.is_not(None),
+            ),
+        )
+        .scalar_subquery()
     )
+    recipients = db.session.scalars(sa.select(User).where(User.id.in_(reached)).order_by(User.id))
     for user in recipients:
         if user.id in exclude:
             continue

@@ -24,6 +24,10 @@ class OutboxStatus(StrEnum):
 
 
 OPEN_OUTBOX_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+# The text left us and may have reached the phone.
+REACHED_STATUSES = (OutboxStatus.SENDING, OutboxStatus.SENT, OutboxStatus.DELIVERED)
+# The text is on its way or there: pending counts, a later attempt will send it.
+LIVE_STATUSES = (OutboxStatus.PENDING, *REACHED_STATUSES)
 
 
 class MessagePurpose(StrEnum):

@@ -10,10 +10,12 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation import outbox, policy, recipients, texts
-from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, RecipientGroup
-from safetycheck.escalation.models import Alarm
+from safetycheck.escalation.enums import LIVE_STATUSES, AlarmKind, AlarmStatus, MessagePurpose, RecipientGroup
+from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.faults import crash_point
 from safetycheck.timeline import service as timeline
@@ -90,13 +92,27 @@ def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: Zone
 
 
 def skip_dead_contact(alarm_id: int, *, now: datetime, rules: policy.Policy) -> None:
-    """A number turned out to be undeliverable: pull the next step forward to now."""
+    """A number turned out to be undeliverable: if nobody else in the step can still be reached,
+    pull the next step forward to now instead of waiting out its delay."""
     alarm = db.session.get(Alarm, alarm_id, with_for_update={"of": Alarm})
     if alarm is None or alarm.status != AlarmStatus.OPEN:
         return
     ladder = rules.ladders.get(alarm.kind)
     if ladder is None or not _has_further_step(ladder, alarm.executed_steps):
         return  # repeats of the last step keep their pace; only climbing is sped up
+    still_live = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.alarm_id == alarm.id,
+            OutboxMessage.purpose == MessagePurpose.ESCALATION,
+            OutboxMessage.step_execution == alarm.executed_steps,
+            OutboxMessage.recipient_id != alarm.practitioner_id,
+            OutboxMessage.status.in_(LIVE_STATUSES),
+        )
+    )
+    if still_live:
+        return  # someone else in this step got (or will get) the text
     if alarm.next_step_at is None or alarm.next_step_at > now:
         alarm.next_step_at = now
         timeline.record(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -15,10 +15,6 @@ from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
 from safetycheck.timeline import service as timeline
 from safetycheck.visits import service as visit_service
-
-# Presses within this window join the open panic alarm instead of opening another: a worker in
-# trouble presses again and again, and managers need one alarm to take charge of, not five.
-REPEAT_WINDOW = timedelta(minutes=15)
 
 
 def raise_panic(
@@ -48,8 +44,10 @@ def raise_panic(
         .where(
             Alarm.practitioner_id == practitioner.id,
             Alarm.kind == AlarmKind.PANIC,
+            # While nobody has taken charge, more presses join the open alarm: a worker in trouble
+            # presses again and again, and managers need one alarm to take charge of, not five.
+            # Once someone has, a new press is a new alarm with a fresh ladder.
             Alarm.status == AlarmStatus.OPEN,
-            Alarm.raised_at >= now - REPEAT_WINDOW,
         )
         .order_by(Alarm.id.desc())
         .limit(1)

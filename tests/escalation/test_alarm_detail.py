@@ -47,3 +47,21 @@ def test_admin_lists_users_with_undeliverable_phones(org: Any, as_user: Any, app
     assert (fixed.json["phone"], fixed.json["phone_undeliverable"]) == ("+447700900321", False)
     assert admin.get("/api/v1/users?undeliverable=true").json["total"] == 0
     assert as_user(org.manager).get("/api/v1/users").status_code == 403
+
+
+def test_a_read_only_request_records_when_the_token_was_last_used(
+    org: Any, as_user: Any, app: Any, clock: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from safetycheck.accounts.models import ApiToken
+    from safetycheck.extensions import db
+
+    api = as_user(org.lead)
+    clock.advance(minutes=5)
+    assert api.get("/api/v1/me").status_code == 200
+    with app.app_context():
+        used = db.session.scalars(
+            sa.select(ApiToken.last_used_at).where(ApiToken.user_id == org.lead.id)
+        ).all()
+    assert used == [clock.now()]

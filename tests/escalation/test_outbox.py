@@ -17,7 +17,9 @@ from safetycheck.accounts.enums import Role
 from safetycheck.escalation import outbox as outbox_service
 from safetycheck.escalation import sweep as sweep_service
 from safetycheck.escalation.enums import AlarmStatus, MessagePurpose, OutboxStatus
+from safetycheck.escalation.policy import load_policy
 from safetycheck.extensions import db
+from safetycheck.settings import CONFIG_DIR
 from tests import factories
 from tests.conftest import TWILIO_SETTINGS
 from tests.escalation import helpers as h
@@ -336,7 +338,10 @@ def test_ack_cancels_escalation_texts_not_yet_sent(app, clock, org, as_user, fak
         h.move_to(clock, due, minutes=minutes)
         sweep()
     new = creates(fake_twilio)[attempts_before:]
-    assert sorted(r.params["To"] for r in new) == sorted([org.on_call.phone, duty.phone])
+    # Told who took charge: the on-call manager, texted at +10. Not the duty officer, whose only
+    # escalation text was cancelled before it went: a notice about an alert never received
+    # would only confuse them.
+    assert [r.params["To"] for r in new] == [org.on_call.phone]
     assert all("taken charge" in r.params["Body"] for r in new)
     assert h.alarm(app, alarm.id).status == AlarmStatus.ACKNOWLEDGED
 
@@ -370,28 +375,29 @@ def test_with_nobody_to_text_the_step_falls_back_to_the_admins(app, clock, as_us
 
 
 def test_asking_twilio_does_not_mistake_an_earlier_identical_text_for_this_one(
-    app, clock, as_user, fake_twilio, sweep
+    app, clock, as_user, fake_twilio, sweep, monkeypatch
 ):
-    # A dead manager pulls the +20 step forward, so the live manager gets the same words twice
-    # within seconds; the second send ends in a 504 that Twilio did not act on.
+    # With steps a minute apart (the demo policy), a manager gets the same words twice within
+    # Twilio's look-back window; the second send ends in a 504 that Twilio did not act on.
+    monkeypatch.setitem(
+        app.extensions, "safetycheck.policy", load_policy(CONFIG_DIR / "escalation.demo.toml")
+    )
     with app.app_context():
         now = clock.now()
         team = factories.make_team(now=now)
-        dead = factories.make_user(now=now, role=Role.MANAGER, team=team, name="Dee Dead")
         alive = factories.make_user(now=now, role=Role.MANAGER, team=team, name="Al Alive")
         worker = factories.make_user(now=now, team=team, name="Wren Worker")
-        factories.loaded(dead, alive, worker)
-    fake_twilio.refuse_number(dead.phone, 21211)
+        factories.loaded(alive, worker)
     visit = overdue_visit(clock, as_user(worker), sweep)
-    h.move_to(clock, h.due_at(visit), minutes=10)
+    h.move_to(clock, h.due_at(visit), minutes=1)
     sweep()
     [first] = [m for m in fake_twilio.messages if m.to == alive.phone]
 
     fake_twilio.fail_next(1, 504, None, "Gateway Timeout")
-    clock.advance(seconds=5)
+    h.move_to(clock, h.due_at(visit), minutes=2)
     sweep()
     second = h.only_row(app, recipient_id=alive.id, step_execution=3)
-    assert (second.status, second.sid) == (OutboxStatus.PENDING, None)
+    assert (second.status, second.sid) == (OutboxStatus.PENDING, None)  # step 2, repeats from 3
     assert second.outcome_unknown_since is not None
     assert second.body == h.only_row(app, recipient_id=alive.id, step_execution=2).body
 
@@ -404,3 +410,25 @@ def test_asking_twilio_does_not_mistake_an_earlier_identical_text_for_this_one(
     assert (second.status, second.sid) == (OutboxStatus.SENT, to_alive[1].sid)
     assert second.sid != first.sid
     assert h.outbox(app, status=OutboxStatus.SENDING) == []
+
+
+def test_a_dead_number_does_not_hurry_the_ladder_when_a_colleague_in_the_step_was_reached(
+    app, clock, as_user, lone_team, fake_twilio, sweep
+):
+    with app.app_context():
+        worker = h.user(app, lone_team["worker"].id)
+        second = factories.make_user(now=clock.now(), role=Role.MANAGER, team=worker.team, name="Sol Second")
+        factories.loaded(second)
+    fake_twilio.refuse_number(lone_team["manager"].phone, 21211)
+    visit = overdue_visit(clock, as_user(lone_team["worker"]), sweep)
+    due = h.due_at(visit)
+
+    h.move_to(clock, due, minutes=10)
+    sweep()
+    assert [m.to for m in fake_twilio.messages if m.to == second.phone] == [second.phone]
+    alarm = h.only_alarm(app, visit["id"])
+    assert alarm.next_step_at == due + timedelta(minutes=20)  # Sol has it: on-call keeps its time
+
+    clock.advance(seconds=5)
+    sweep()
+    assert creates(fake_twilio, lone_team["duty"].phone) == []

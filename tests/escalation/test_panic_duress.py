@@ -274,3 +274,19 @@ def test_a_wrong_pin_is_an_ordinary_check_out(app, clock, org, worker, boss, con
     assert h.alarms_for_visit(app, visit["id"]) == []
     assert h.open_alarm_list(boss) == []
     assert [e.event for e in h.timeline(app, "visit", visit["id"])] == ["checked_in", "checked_out"]
+
+
+def test_a_press_joins_an_open_panic_alarm_of_any_age_but_not_one_someone_has_taken(
+    app, clock, org, worker, boss, sweep, console_sms
+):
+    first = worker.post("/api/v1/alarms", json={"kind": "panic"}).get_json()
+    sweep()
+    clock.advance(minutes=40)  # nobody has answered for a long time: still the same emergency
+    assert worker.post("/api/v1/alarms", json={"kind": "panic"}).get_json()["id"] == first["id"]
+
+    assert boss.post(f"/api/v1/alarms/{first['id']}/acknowledge").status_code == 200
+    clock.advance(minutes=1)
+    fresh = worker.post("/api/v1/alarms", json={"kind": "panic"}).get_json()
+    assert fresh["id"] != first["id"]  # things got worse after someone took charge: a new ladder
+    sweep()
+    assert any(f"ACK {fresh['code']}" in body for body in h.bodies_to(console_sms, org.manager.phone))
