@@ -107,20 +107,21 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     app: Flask = request.getfixturevalue("app")
+    # No app context stays pushed during the test: a request pushed while one is active reuses
+    # it, so every request of the test would share one session (and one request's rollback would
+    # undo what others committed). Each request gets its own session, as in production.
     with app.app_context():
         connection = db.engine.connect()
-        outer = connection.begin()
-        factory = db.session.session_factory  # type: ignore[attr-defined]
-        db.session.remove()
-        factory.configure(bind=connection, join_transaction_mode="create_savepoint")
-        try:
-            yield
-        finally:
-            db.session.remove()
-            factory.kw.pop("bind", None)
-            factory.kw.pop("join_transaction_mode", None)
-            outer.rollback()
-            connection.close()
+    outer = connection.begin()
+    factory = db.session.session_factory  # type: ignore[attr-defined]
+    factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield
+    finally:
+        factory.kw.pop("bind", None)
+        factory.kw.pop("join_transaction_mode", None)
+        outer.rollback()
+        connection.close()
 
 
 @pytest.fixture
