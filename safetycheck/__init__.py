@@ -22,6 +22,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     app = Flask(__name__, instance_relative_config=True)
     load_settings(app, test_config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    # APScheduler logs two INFO lines per sweep (every few seconds), which buries the texts the
+    # console SMS backend prints; its warnings and errors (a missed or failed run) still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app.extensions["safetycheck.clock"] = clock or SystemClock()
 
     app.config.update(
