@@ -160,6 +160,16 @@ def test_retry_with_the_same_idempotency_key_returns_the_first_visit(priya, app,
     assert count(app, TimelineEntry) == 1
 
 
+def test_an_idempotency_key_longer_than_100_characters_is_refused_not_cut(priya, app) -> None:
+    shared = "k" * 100
+    assert check_in(priya, headers={"Idempotency-Key": shared}).status_code == 201
+
+    response = check_in(priya, headers={"Idempotency-Key": shared + "-second-visit"})
+
+    assert_error(response, 422, "Idempotency-Key")
+    assert count(app, Visit) == 1
+
+
 def test_idempotency_keys_belong_to_one_practitioner(as_user, org, app) -> None:
     mine = check_in(as_user(org.practitioner), headers={"Idempotency-Key": "same"})
     theirs = check_in(as_user(org.colleague), headers={"Idempotency-Key": "same"})
