@@ -388,6 +388,18 @@ def test_check_out_reporting_an_incident(priya, visit) -> None:
     assert response.get_json()["outcome"] == "incident"
 
 
+def test_check_out_late_completes_an_overdue_visit(priya, visit, clock, sweep, console_sms) -> None:
+    clock.advance(minutes=61)
+    sweep()
+    assert priya.get(f"{VISITS}/{visit['id']}").get_json()["status"] == "overdue"
+
+    response = priya.post(f"{VISITS}/{visit['id']}/checkout", json={})
+
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "completed"
+    assert response.get_json()["outcome"] == "safe"
+
+
 def test_check_out_twice_is_409(priya, visit) -> None:
     assert priya.post(f"{VISITS}/{visit['id']}/checkout", json={}).status_code == 200
     assert_error(priya.post(f"{VISITS}/{visit['id']}/checkout", json={}), 409)
