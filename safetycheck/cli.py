@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
@@ -17,14 +18,21 @@ def _now():
     return current_app.extensions["safetycheck.clock"].now()
 
 
+# with_appcontext: the `flask` command pushes a context itself, but `app.cli` (what tests and
+# scripts invoke through `app.test_cli_runner()`) does not.
 @click.command("create-admin")
 @click.option("--email", required=True)
-@click.option("--password", required=True)
-@click.option("--phone", required=True, help="E.164, e.g. +447700900000")
+@click.option("--password", required=True, help=f"at least {account_service.MIN_PASSWORD_LENGTH} characters")
+@click.option("--phone", required=True, help="E.164, e.g. +447700900000 (UK numbers may omit +44)")
 @click.option("--name", required=True)
+@with_appcontext
 def create_admin(email: str, password: str, phone: str, name: str) -> None:
     """Create the first admin; running it again with the same email changes nothing."""
     existing = account_service.find_user_by_email(email)
+    if existing is not None and existing.role != Role.ADMIN:
+        raise click.ClickException(
+            f"{existing.email} is a {existing.role} (id {existing.id}), not an admin; nothing changed"
+        )
     if existing is not None:
         click.echo(f"admin {existing.email} exists (id {existing.id}); nothing changed")
         return
@@ -40,7 +48,10 @@ def create_admin(email: str, password: str, phone: str, name: str) -> None:
         )
     except DomainError as exc:
         db.session.rollback()
-        raise click.ClickException(f"{exc.message} {exc.errors}") from exc
+        details = "; ".join(
+            f"{field}: {' '.join(map(str, problems))}" for field, problems in exc.errors.items()
+        )
+        raise click.ClickException(f"{exc.message} {details}".strip()) from exc
     db.session.commit()
     click.echo(f"created admin {user.email} (id {user.id})")
 
@@ -65,6 +76,7 @@ DEMO_PEOPLE = [
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Fill an empty database with a demo team and print the logins."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):

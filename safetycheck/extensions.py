@@ -10,5 +10,6 @@ from safetycheck.db import Base, BindHonouringSession
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": BindHonouringSession})
 migrate = Migrate(compare_type=True, render_as_batch=True)
-# Flattens webargs' {"json": {field: ...}} into the contract's {field: [...]} and keeps headers.
+# Our Api subclass: its error handler keeps Werkzeug's headers and always answers the one error
+# shape with `message` and flat, field-named `errors` (the stock handler does neither).
 api = SafetyCheckApi()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 
 from safetycheck.extensions import db
+
+log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[Flask], tuple[bool, dict[str, Any]]]
 MetricsSource = Callable[[Flask], list[GaugeMetricFamily]]
@@ -57,9 +60,16 @@ def registry(app: Flask) -> CollectorRegistry:
 
 
 def readiness(app: Flask) -> Readiness:
+    """Run every check; one that fails or raises makes the service not ready (503, never a 500)."""
     report = Readiness(ready=True)
     for name, check in app.extensions["safetycheck.readiness_checks"].items():
-        ok, detail = check(app)
+        try:
+            ok, detail = check(app)
+        except sa.exc.SQLAlchemyError as exc:
+            # e.g. a table the check reads is missing because `db upgrade` has not run yet.
+            log.warning("readiness check %s failed: %s", name, exc)
+            db.session.rollback()
+            ok, detail = False, {"ok": False, "error": type(exc).__name__}
         report.checks[name] = detail
         report.ready = report.ready and ok
         if name == "database" and not ok:

@@ -6,12 +6,14 @@ setting, instead of failing the first escalation at 3 a.m.
 
 from __future__ import annotations
 
+import os
 import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from flask import Flask
 
 from safetycheck.db import normalise_database_url
@@ -21,6 +23,23 @@ CONFIG_DIR = PROJECT_ROOT / "config"
 DEFAULT_POLICY_PATH = CONFIG_DIR / "escalation.toml"
 
 SMS_BACKENDS = ("console", "twilio")
+ENVIRONMENTS = ("development", "test", "production")
+# Settings that are text even when they look like JSON: `from_prefixed_env` would turn a secret
+# such as "1234e5678" into a float and "true" into a bool, so these keep the variable's exact text.
+TEXT_SETTINGS = (
+    "ENV",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "SMS_BACKEND",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM_NUMBER",
+    "TWILIO_BASE_URL",
+    "PUBLIC_URL",
+    "ESCALATION_POLICY",
+    "DISPLAY_TIMEZONE",
+    "DEFAULT_PHONE_REGION",
+)
 
 
 class ConfigError(RuntimeError):
@@ -31,6 +50,10 @@ def load_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill `app.config` from the three layers and validate the result."""
     app.config.from_file(str(CONFIG_DIR / "settings.toml"), load=tomllib.load, text=False)
     app.config.from_prefixed_env("SAFETYCHECK")
+    for name in TEXT_SETTINGS:
+        raw = os.environ.get(f"SAFETYCHECK_{name}")
+        if raw is not None:
+            app.config[name] = raw
     if test_config:
         app.config.update(test_config)
     _validate(app)
@@ -62,6 +85,9 @@ def _as_number(name: str, value: Any, *, minimum: float, integer: bool = False) 
 def _validate(app: Flask) -> None:
     cfg = app.config
     cfg["ENV"] = str(cfg.get("ENV") or "development").lower()
+    if cfg["ENV"] not in ENVIRONMENTS:
+        # A typo ("prod") must not quietly run with development defaults such as a random key.
+        raise ConfigError(f"SAFETYCHECK_ENV must be one of {', '.join(ENVIRONMENTS)}, not {cfg['ENV']!r}")
     production = cfg["ENV"] == "production"
 
     if not cfg.get("SECRET_KEY"):
@@ -115,14 +141,19 @@ def _validate(app: Flask) -> None:
         "TWILIO_TIMEOUT_SECONDS", cfg.get("TWILIO_TIMEOUT_SECONDS"), minimum=0.1
     )
 
+    # Both are read long after start-up (a text at 3 a.m., a phone typed without +44): check now.
+    zone = str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London")
     try:
-        ZoneInfo(str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London"))
+        ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"SAFETYCHECK_DISPLAY_TIMEZONE must be an IANA time zone, not {zone!r}") from exc
+    cfg["DISPLAY_TIMEZONE"] = zone
+    region = str(cfg.get("DEFAULT_PHONE_REGION") or "GB").upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ConfigError(
-            f"SAFETYCHECK_DISPLAY_TIMEZONE must be an IANA time zone such as Europe/London, "
-            f"not {cfg.get('DISPLAY_TIMEZONE')!r}"
-        ) from exc
-    cfg["DISPLAY_TIMEZONE"] = str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London")
+            f"SAFETYCHECK_DEFAULT_PHONE_REGION must be a region code such as GB, not {region!r}"
+        )
+    cfg["DEFAULT_PHONE_REGION"] = region
 
     policy = str(cfg.get("ESCALATION_POLICY") or "")
     policy_path = Path(policy) if policy else DEFAULT_POLICY_PATH

@@ -130,7 +130,11 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @pytest.fixture
 def ctx(app: Flask, clock: FrozenClock) -> Iterator[Flask]:
-    """An app context for calling services directly."""
+    """An app context for calling services directly.
+
+    Not for tests that make requests: a request reuses this context and its session instead of
+    getting its own. Read the database around requests with `tests.assertions.session(app)`.
+    """
     with app.app_context():
         yield app
 

@@ -28,9 +28,7 @@ from twilio.request_validator import RequestValidator
 API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 DEFAULT_AUTH_TOKEN = "fake-twilio-auth-token"
-_PATH = re.compile(
-    rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages(?:/(?P<sid>[^/]+))?\.json$"
-)
+_PATH = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages(?:/(?P<sid>[^/]+))?\.json$")
 _REFUSALS = {
     21211: "The 'To' number {to} is not a valid phone number.",
     21408: "Permission to send an SMS has not been enabled for the region indicated by {to}.",
@@ -196,9 +194,7 @@ class FakeTwilio:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.02,), name="fake-twilio"
-        )
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="fake-twilio")
         self._thread.start()
         return self
 
@@ -273,9 +269,7 @@ class FakeTwilio:
         if code is None:  # Twilio's 5xx bodies may carry no code.
             payload["code"], payload["more_info"] = None, None
         with self._changed:
-            self._injections += [
-                _Injection("fail", http_status, payload, retry_after) for _ in range(n)
-            ]
+            self._injections += [_Injection("fail", http_status, payload, retry_after) for _ in range(n)]
 
     def accept_then_hang(self, n: int = 1, seconds: float = 5.0) -> None:
         """Accept the next `n` messages but answer only after `seconds` (or at stop/reset)."""
@@ -357,9 +351,7 @@ class FakeTwilio:
         if not self._authorized(handler.headers.get("Authorization")):
             handler.reply(401, _error(401, 20003, "Authenticate"))
         elif match is None or match["account"] != self.account_sid:
-            handler.reply(
-                404, _error(404, 20404, f"The requested resource {url.path} was not found")
-            )
+            handler.reply(404, _error(404, 20404, f"The requested resource {url.path} was not found"))
         elif method == "POST" and match["sid"] is None:
             self._create(handler, params)
         elif method == "GET" and match["sid"] is None:

@@ -40,7 +40,9 @@ class User(db.Model):
     phone_undeliverable_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime]
 
-    team: Mapped[Team | None] = relationship(lazy="joined")
+    # Loaded on access, never joined eagerly: an eager LEFT OUTER JOIN to a nullable side makes
+    # PostgreSQL refuse every `SELECT ... FOR UPDATE` on users or on rows that join to them.
+    team: Mapped[Team | None] = relationship()
 
 
 class ApiToken(db.Model):

@@ -16,6 +16,7 @@ from safetycheck.errors import Conflict, NotFound, ValidationFailed
 from safetycheck.extensions import db
 
 PIN_PATTERN = re.compile(r"^\d{4,8}$")
+MIN_PASSWORD_LENGTH = 10
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,10 @@ def create_user(
         raise ValidationFailed("Unknown team.", {"team_id": ["No such team."]})
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
         raise Conflict("A user with that email exists.", {"email": ["Already in use."]})
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            "Password too short.", {"password": [f"Must be at least {MIN_PASSWORD_LENGTH} characters."]}
+        )
     if duress_pin is not None:
         _check_pin(duress_pin)
     user = User(

@@ -58,7 +58,9 @@ class Alarm(db.Model):
     outcome: Mapped[str | None] = mapped_column(sa.String(40))
     resolution_notes: Mapped[str | None] = mapped_column(sa.Text)
 
-    practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id], lazy="joined")
+    # Not joined eagerly: alarms are locked `FOR UPDATE (SKIP LOCKED)`, which PostgreSQL refuses
+    # on a query with an eager LEFT OUTER JOIN.
+    practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id])
 
 
 class AlarmRecipient(db.Model):

@@ -57,7 +57,9 @@ class Visit(db.Model):
     last_accuracy_m: Mapped[float | None]
     last_located_at: Mapped[datetime | None]
 
-    practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id], lazy="joined")
+    # Not joined eagerly: the sweep locks visits with `FOR UPDATE SKIP LOCKED`, which PostgreSQL
+    # refuses on a query with an eager LEFT OUTER JOIN (and would lock the user rows as well).
+    practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id])
 
     @property
     def is_current(self) -> bool:

@@ -56,12 +56,8 @@ def sms(fake_twilio: FakeTwilio) -> Iterator[TwilioSms]:
         yield gateway
 
 
-def test_send_reaches_twilio_with_to_from_body_and_callback(
-    fake_twilio: FakeTwilio, sms: TwilioSms
-) -> None:
-    sent = sms.send(
-        to=TO, body="Alex is overdue. Reply ACK K7 to take charge", status_callback=CALLBACK
-    )
+def test_send_reaches_twilio_with_to_from_body_and_callback(fake_twilio: FakeTwilio, sms: TwilioSms) -> None:
+    sent = sms.send(to=TO, body="Alex is overdue. Reply ACK K7 to take charge", status_callback=CALLBACK)
 
     [message] = fake_twilio.wait_for_messages(1)
     assert sent == SentSms(sid=message.sid, status="queued")
@@ -72,9 +68,7 @@ def test_send_reaches_twilio_with_to_from_body_and_callback(
     assert message.status_callback == CALLBACK
 
 
-def test_send_without_callback_sends_no_status_callback(
-    fake_twilio: FakeTwilio, sms: TwilioSms
-) -> None:
+def test_send_without_callback_sends_no_status_callback(fake_twilio: FakeTwilio, sms: TwilioSms) -> None:
     sms.send(to=TO, body="hello")
 
     assert fake_twilio.wait_for_messages(1)[0].status_callback is None
@@ -90,9 +84,7 @@ def test_wrong_auth_token_is_retryable_and_sends_nothing(fake_twilio: FakeTwilio
 
 
 @pytest.mark.parametrize("code", [21211, 21610, 21614, 21612, 21408])
-def test_refused_number_is_undeliverable(
-    fake_twilio: FakeTwilio, sms: TwilioSms, code: int
-) -> None:
+def test_refused_number_is_undeliverable(fake_twilio: FakeTwilio, sms: TwilioSms, code: int) -> None:
     fake_twilio.refuse_number(TO, code)
 
     with pytest.raises(SmsUndeliverable) as caught:
@@ -105,9 +97,7 @@ def test_refused_number_is_undeliverable(
     assert [m.to for m in fake_twilio.messages] == ["+447700900999"]
 
 
-def test_server_error_is_retryable_once_then_send_succeeds(
-    fake_twilio: FakeTwilio, sms: TwilioSms
-) -> None:
+def test_server_error_is_retryable_once_then_send_succeeds(fake_twilio: FakeTwilio, sms: TwilioSms) -> None:
     fake_twilio.fail_next(1, http_status=500)
 
     with pytest.raises(SmsRetryable) as caught:
@@ -251,9 +241,7 @@ def test_base_url_rewrites_only_twilio_hosts() -> None:
             "http://127.0.0.1:8099/prefix/v1/Services"
         )
         assert client.rewrite_url("https://example.com/x") == "https://example.com/x"
-        assert (
-            real.rewrite_url("https://messaging.twilio.com/v1") == "https://messaging.twilio.com/v1"
-        )
+        assert real.rewrite_url("https://messaging.twilio.com/v1") == "https://messaging.twilio.com/v1"
     finally:
         client.close()
         real.close()
@@ -315,9 +303,7 @@ def test_console_sms_prints_stores_and_finds() -> None:
     assert sent.status == "sent"
     assert re.fullmatch(r"CONSOLE[0-9a-f]{32}", sent.sid)
     assert f"--- SMS to {TO} ---\nReply OK or EXT 30\n" in out.getvalue()
-    assert [(m.to, m.body, m.status_callback) for m in console.sent] == [
-        (TO, "Reply OK or EXT 30", CALLBACK)
-    ]
+    assert [(m.to, m.body, m.status_callback) for m in console.sent] == [(TO, "Reply OK or EXT 30", CALLBACK)]
     assert [r.sid for r in console.find_sent(to=TO, since=moment)] == [sent.sid]
     assert console.find_sent(to=TO, since=moment + timedelta(seconds=1)) == []
     assert console.find_sent(to="+447700900999", since=moment) == []
@@ -350,9 +336,7 @@ def test_build_gateway_builds_twilio_from_settings() -> None:
         gateway.close()
 
 
-@pytest.mark.parametrize(
-    "missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"]
-)
+@pytest.mark.parametrize("missing", ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"])
 def test_build_gateway_names_the_missing_twilio_setting(missing: str) -> None:
     config = {
         "SMS_BACKEND": "twilio",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import Team
 from safetycheck.escalation import outbox as outbox_service
 from safetycheck.escalation import sweep as sweep_service
 from safetycheck.escalation.enums import AlarmStatus, MessagePurpose, OutboxStatus
@@ -416,8 +417,8 @@ def test_a_dead_number_does_not_hurry_the_ladder_when_a_colleague_in_the_step_wa
     app, clock, as_user, lone_team, fake_twilio, sweep
 ):
     with app.app_context():
-        worker = h.user(app, lone_team["worker"].id)
-        second = factories.make_user(now=clock.now(), role=Role.MANAGER, team=worker.team, name="Sol Second")
+        team = db.session.get(Team, lone_team["worker"].team_id)
+        second = factories.make_user(now=clock.now(), role=Role.MANAGER, team=team, name="Sol Second")
         factories.loaded(second)
     fake_twilio.refuse_number(lone_team["manager"].phone, 21211)
     visit = overdue_visit(clock, as_user(lone_team["worker"]), sweep)

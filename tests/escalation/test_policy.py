@@ -71,9 +71,7 @@ def test_default_file_parses_with_the_documented_timings():
     assert overdue.steps[-1] == Step(1200, (MANAGERS, ON_CALL), repeat_every=600)
     for kind in (AlarmKind.PANIC, AlarmKind.DURESS):
         assert policy.ladders[kind].steps == (Step(0, (MANAGERS, ON_CALL), repeat_every=300),)
-    assert policy.ladders[AlarmKind.INCIDENT].steps == (
-        Step(300, (MANAGERS, ON_CALL), repeat_every=600),
-    )
+    assert policy.ladders[AlarmKind.INCIDENT].steps == (Step(300, (MANAGERS, ON_CALL), repeat_every=600),)
 
 
 def test_contract_example_parses_without_incident_and_with_default_reminder():

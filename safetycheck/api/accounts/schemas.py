@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from safetycheck.accounts.enums import Role
+from safetycheck.accounts.service import MIN_PASSWORD_LENGTH
 from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema
 
 
@@ -59,7 +60,7 @@ class UserCreateSchema(StrictSchema):
     phone = fields.String(required=True, validate=validate.Length(min=3, max=32))
     role = fields.Enum(Role, by_value=True, required=True)
     team_id = fields.Integer(strict=True, allow_none=True, load_default=None)
-    password = fields.String(required=True, validate=validate.Length(min=10, max=200))
+    password = fields.String(required=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=200))
     on_call = fields.Boolean(load_default=False)
     duress_pin = fields.String(validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."))
 

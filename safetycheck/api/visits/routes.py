@@ -21,11 +21,14 @@ from safetycheck.api.visits.schemas import (
     VisitQueryArgsSchema,
     VisitSchema,
 )
+from safetycheck.errors import ValidationFailed
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmOutcome
 from safetycheck.extensions import db
 from safetycheck.visits import service as visit_service
 from safetycheck.visits.models import Visit
+
+IDEMPOTENCY_KEY_MAX = 100  # the width of visits.idempotency_key
 
 blp = Blueprint("visits", __name__, description="Home visits: check-in, extend, check-out")
 
@@ -56,11 +59,24 @@ def visit_detail(visit: Visit) -> Response:
 @blp.arguments(VisitCreateSchema)
 @blp.response(201, VisitSchema)
 @blp.doc(
-    parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 100}}]
+    parameters=[
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
+        }
+    ]
 )
 def check_in(body: dict[str, Any]) -> Any:
     """Check in before entering a home; answers 409 naming the active visit or a household restriction."""
-    key = request.headers.get("Idempotency-Key", "").strip()[:100] or None
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        # Cutting it short could make two different check-ins share a key, and the second would
+        # silently get the first visit back.
+        raise ValidationFailed(
+            "The Idempotency-Key header is too long.",
+            {"Idempotency-Key": [f"At most {IDEMPOTENCY_KEY_MAX} characters."]},
+        )
     result = visit_service.check_in(
         current_user(),
         address=body["address"],

@@ -1,0 +1,219 @@
+"""Settings in layers, checked at start-up: a bad value stops the service with a message naming it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from safetycheck import create_app
+from safetycheck.extensions import db
+from safetycheck.settings import DEFAULT_POLICY_PATH, ConfigError
+
+TWILIO = {
+    "SAFETYCHECK_SMS_BACKEND": "twilio",
+    "SAFETYCHECK_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "SAFETYCHECK_TWILIO_AUTH_TOKEN": "auth-token",
+    "SAFETYCHECK_TWILIO_FROM_NUMBER": "+447700900999",
+}
+
+
+@pytest.fixture
+def make_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """`make_app(**env)` builds an app from a clean environment plus these SAFETYCHECK_* variables."""
+    for name in list(os.environ):
+        if name.startswith("SAFETYCHECK_"):
+            monkeypatch.delenv(name)
+    built: list[Flask] = []
+
+    def make(test_config: dict[str, Any] | None = None, **env: str) -> Flask:
+        # No sweep thread in tests, unless a test is about that very variable.
+        env.setdefault("SAFETYCHECK_SCHEDULER_ENABLED", "false")
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        config: dict[str, Any] = {"TESTING": True}
+        if "SAFETYCHECK_DATABASE_URL" not in env:
+            config["DATABASE_URL"] = f"sqlite:///{tmp_path / 'settings.sqlite3'}"
+        app = create_app({**config, **(test_config or {})})
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_defaults_come_from_config_settings_toml(make_app) -> None:
+    app = make_app()
+
+    assert app.config["SMS_BACKEND"] == "console"
+    assert app.config["SWEEP_INTERVAL_SECONDS"] == 5
+    assert app.config["MAX_VISIT_MINUTES"] == 720
+    assert app.config["TOKEN_TTL_DAYS"] == 30
+    assert app.config["MAX_CONTENT_LENGTH"] == 65536
+    assert app.config["TWILIO_BASE_URL"] == "https://api.twilio.com"
+    assert app.config["ESCALATION_POLICY"] == str(DEFAULT_POLICY_PATH)
+    assert app.config["SECRET_KEY"]  # a random one in development
+
+
+def test_sqlite_in_the_instance_folder_is_the_default(monkeypatch, make_app, tmp_path) -> None:
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda self: str(tmp_path / "instance"))
+    app = make_app({"DATABASE_URL": ""})
+
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'instance' / 'safetycheck.sqlite3'}"
+    )
+    assert (tmp_path / "instance").is_dir()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(make_app) -> None:
+    app = make_app()
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_development_secret_keys_are_random(make_app) -> None:
+    assert make_app().config["SECRET_KEY"] != make_app().config["SECRET_KEY"]
+
+
+def test_environment_overrides_files_and_test_config_overrides_both(make_app) -> None:
+    app = make_app(SAFETYCHECK_MAX_VISIT_MINUTES="480", SAFETYCHECK_TOKEN_TTL_DAYS="7")
+    assert app.config["MAX_VISIT_MINUTES"] == 480
+    assert app.config["TOKEN_TTL_DAYS"] == 7
+
+    app = make_app({"TOKEN_TTL_DAYS": 1}, SAFETYCHECK_TOKEN_TTL_DAYS="7")
+    assert app.config["TOKEN_TTL_DAYS"] == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u:p@db.example:5432/sc", "postgresql+psycopg://u:p@db.example:5432/sc"),
+        ("postgresql://u:p@db.example:5432/sc", "postgresql+psycopg://u:p@db.example:5432/sc"),
+        ("postgresql+psycopg://u@db/sc", "postgresql+psycopg://u@db/sc"),
+    ],
+)
+def test_plain_postgres_urls_use_psycopg_3(make_app, given, used) -> None:
+    app = make_app(SAFETYCHECK_DATABASE_URL=given)
+
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == used
+    with app.app_context():
+        assert db.engine.dialect.driver == "psycopg"
+
+
+def test_other_databases_are_refused(make_app) -> None:
+    with pytest.raises(ConfigError, match="SAFETYCHECK_DATABASE_URL"):
+        make_app(SAFETYCHECK_DATABASE_URL="mysql://u@db/sc")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("0.5", 0.5), ("2", 2.0), ("0.05", 0.05)])
+def test_sweep_interval_accepts_fractions(make_app, value, seconds) -> None:
+    assert make_app(SAFETYCHECK_SWEEP_INTERVAL_SECONDS=value).config["SWEEP_INTERVAL_SECONDS"] == seconds
+
+
+@pytest.mark.parametrize(("value", "enabled"), [("true", True), ("false", False), ("0", False), ("1", True)])
+def test_scheduler_enabled_reads_booleans(make_app, value, enabled) -> None:
+    app = make_app(SAFETYCHECK_SCHEDULER_ENABLED=value)
+    assert app.config["SCHEDULER_ENABLED"] is enabled
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SMS_BACKEND", "carrier-pigeon"),
+        ("SWEEP_INTERVAL_SECONDS", "-1"),
+        ("SWEEP_INTERVAL_SECONDS", "0"),
+        ("SWEEP_INTERVAL_SECONDS", "soon"),
+        ("SWEEP_INTERVAL_SECONDS", "true"),
+        ("SCHEDULER_ENABLED", "maybe"),
+        ("SCHEDULER_ENABLED", "2"),
+        ("MAX_VISIT_MINUTES", "0"),
+        ("MAX_VISIT_MINUTES", "90.5"),
+        ("MAX_EXTEND_MINUTES", "lots"),
+        ("TOKEN_TTL_DAYS", "-3"),
+        ("MAX_CONTENT_LENGTH", "big"),
+        ("TWILIO_TIMEOUT_SECONDS", "0"),
+        ("DISPLAY_TIMEZONE", "Mars/Olympus_Mons"),
+        ("DEFAULT_PHONE_REGION", "XX"),
+    ],
+)
+def test_garbage_values_fail_naming_the_variable(make_app, name, value) -> None:
+    with pytest.raises(ConfigError, match=f"SAFETYCHECK_{name}"):
+        make_app(**{f"SAFETYCHECK_{name}": value})
+
+
+def test_production_needs_a_secret_key(make_app) -> None:
+    with pytest.raises(ConfigError, match="SAFETYCHECK_SECRET_KEY"):
+        make_app(SAFETYCHECK_ENV="production", SAFETYCHECK_PUBLIC_URL="https://sc.example")
+
+
+def test_production_needs_the_public_url(make_app) -> None:
+    with pytest.raises(ConfigError, match="SAFETYCHECK_PUBLIC_URL"):
+        make_app(SAFETYCHECK_ENV="production", SAFETYCHECK_SECRET_KEY="s" * 40)
+
+
+def test_production_with_its_secrets_starts(make_app) -> None:
+    app = make_app(
+        SAFETYCHECK_ENV="production",
+        SAFETYCHECK_SECRET_KEY="s" * 40,
+        SAFETYCHECK_PUBLIC_URL="https://sc.example/",
+    )
+    assert app.config["SECRET_KEY"] == "s" * 40
+    assert app.config["PUBLIC_URL"] == "https://sc.example"
+
+
+def test_an_unknown_environment_name_fails(make_app) -> None:
+    # A typo must not silently run production with development defaults (a random secret key).
+    with pytest.raises(ConfigError, match="SAFETYCHECK_ENV"):
+        make_app(SAFETYCHECK_ENV="prod")
+
+
+@pytest.mark.parametrize("missing", sorted(k for k in TWILIO if k != "SAFETYCHECK_SMS_BACKEND"))
+def test_twilio_needs_its_credentials_naming_the_missing_one(make_app, missing) -> None:
+    env = {k: v for k, v in TWILIO.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        make_app(**env)
+
+
+def test_twilio_with_credentials_starts(make_app) -> None:
+    app = make_app(**TWILIO, SAFETYCHECK_TWILIO_BASE_URL="http://127.0.0.1:9/")
+    assert app.config["SMS_BACKEND"] == "twilio"
+    assert app.config["TWILIO_BASE_URL"] == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SECRET_KEY", "12345678901234567890"),
+        ("SECRET_KEY", "true"),
+        ("TWILIO_AUTH_TOKEN", "1234e5678"),
+        ("TWILIO_AUTH_TOKEN", "00112233"),
+        ("TWILIO_FROM_NUMBER", "447700900999"),
+    ],
+)
+def test_text_settings_keep_the_exact_text_of_the_variable(make_app, name, value) -> None:
+    # from_prefixed_env reads values as JSON where it can: "1234e5678" would become a float.
+    app = make_app(**{**TWILIO, f"SAFETYCHECK_{name}": value})
+    assert app.config[name] == value
+
+
+def test_escalation_policy_path_is_relative_to_the_working_directory(make_app, monkeypatch, tmp_path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(DEFAULT_POLICY_PATH.read_text())
+    monkeypatch.chdir(tmp_path)
+
+    app = make_app(SAFETYCHECK_ESCALATION_POLICY="policy.toml")
+
+    assert app.config["ESCALATION_POLICY"] == str(policy)
+
+
+def test_a_missing_escalation_policy_fails_naming_the_variable(make_app, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="SAFETYCHECK_ESCALATION_POLICY"):
+        make_app(SAFETYCHECK_ESCALATION_POLICY=str(tmp_path / "nowhere.toml"))
