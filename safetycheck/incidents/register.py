@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,70 +90,90 @@ def register_query(user: User, filters: Mapping[str, Any]) -> sa.Select[tuple[In
 # --- CSV ----------------------------------------------------------------------------------------
 
 _reporter = sa.orm.aliased(User)
-CSV_COLUMNS: list[tuple[str, Any]] = [
-    ("id", Incident.id),
-    ("status", Incident.status),
-    ("category", Incident.category),
-    ("near_miss", Incident.near_miss),
-    ("near_miss_kind", Incident.near_miss_kind),
-    ("harmed", Incident.harmed),
-    ("occurred_at", Incident.occurred_at),
-    ("reported_at", Incident.reported_at),
-    ("team_id", Incident.team_id),
-    ("team", Team.name),
-    ("reporter_id", Incident.reporter_id),
-    ("reporter", _reporter.name),
-    ("visit_id", Incident.visit_id),
-    ("alarm_id", Incident.alarm_id),
-    ("household_id", Incident.household_id),
-    ("address", Incident.address),
-    ("at_marked_household", Incident.at_marked_household),
-    ("description", Incident.description),
-    ("injury", Incident.injury),
-    ("left_premises", Incident.left_premises),
-    ("police_called", Incident.police_called),
-    ("harm", Incident.harm),
-    ("consequence", Incident.consequence),
-    ("likelihood", Incident.likelihood),
-    ("risk_score", Incident.risk_score),
-    ("risk_band", None),  # worked out from the score
-    ("investigation_level", Incident.investigation_level),
-    ("riddor_state", Incident.riddor_state),
-    ("riddor_report_by", IncidentRiddor.report_by),
-    ("hse_reference", IncidentRiddor.hse_reference),
-    ("acknowledged_at", Incident.acknowledged_at),
-    ("triaged_at", Incident.triaged_at),
-    ("step_due_at", Incident.step_due_at),
-    ("feedback_at", Incident.feedback_at),
-    ("closed_at", Incident.closed_at),
-    ("reopened_count", Incident.reopened_count),
+# (header, column, kind): kind picks the cell formatter once per column, not per cell.
+CSV_COLUMNS: list[tuple[str, Any, str]] = [
+    ("id", Incident.id, "plain"),
+    ("status", Incident.status, "enum"),
+    ("category", Incident.category, "enum"),
+    ("near_miss", Incident.near_miss, "bool"),
+    ("near_miss_kind", Incident.near_miss_kind, "enum"),
+    ("harmed", Incident.harmed, "bool"),
+    ("occurred_at", Incident.occurred_at, "date"),
+    ("reported_at", Incident.reported_at, "date"),
+    ("team_id", Incident.team_id, "plain"),
+    ("team", Team.name, "text"),
+    ("reporter_id", Incident.reporter_id, "plain"),
+    ("reporter", _reporter.name, "text"),
+    ("visit_id", Incident.visit_id, "plain"),
+    ("alarm_id", Incident.alarm_id, "plain"),
+    ("household_id", Incident.household_id, "plain"),
+    ("address", Incident.address, "text"),
+    ("at_marked_household", Incident.at_marked_household, "bool"),
+    ("description", Incident.description, "text"),
+    ("injury", Incident.injury, "text"),
+    ("left_premises", Incident.left_premises, "bool"),
+    ("police_called", Incident.police_called, "bool"),
+    ("harm", Incident.harm, "enum"),
+    ("consequence", Incident.consequence, "plain"),
+    ("likelihood", Incident.likelihood, "plain"),
+    ("risk_score", Incident.risk_score, "plain"),
+    ("risk_band", None, "band"),  # worked out from the score
+    ("investigation_level", Incident.investigation_level, "enum"),
+    ("riddor_state", Incident.riddor_state, "enum"),
+    ("riddor_report_by", IncidentRiddor.report_by, "date"),
+    ("hse_reference", IncidentRiddor.hse_reference, "text"),
+    ("acknowledged_at", Incident.acknowledged_at, "date"),
+    ("triaged_at", Incident.triaged_at, "date"),
+    ("step_due_at", Incident.step_due_at, "date"),
+    ("feedback_at", Incident.feedback_at, "date"),
+    ("closed_at", Incident.closed_at, "date"),
+    ("reopened_count", Incident.reopened_count, "plain"),
 ]
-CSV_HEADER = [name for name, _ in CSV_COLUMNS]
-_SELECTED = [column for _, column in CSV_COLUMNS if column is not None]
-_SCORE_AT = [name for name, column in CSV_COLUMNS if column is not None].index("risk_score")
+CSV_HEADER = [name for name, _, _ in CSV_COLUMNS]
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def safe_cell(value: Any) -> Any:
-    """Render one cell; text that a spreadsheet would run as a formula is quoted with a '."""
-    if value is None:
+def safe_text(value: str | None) -> str:
+    """Free text for a cell; text a spreadsheet would run as a formula is quoted with a '."""
+    if not value:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "value"):  # enums
-        value = value.value
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
-def export_rows(user: User, filters: Mapping[str, Any], *, batch: int = 1000) -> Iterator[str]:
+def _bool(value: bool | None) -> str:
+    return "" if value is None else "true" if value else "false"
+
+
+def _iso(value: date | None) -> str:
+    return "" if value is None else value.isoformat()
+
+
+def _plain(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _band(score: int | None) -> str:
+    return "" if score is None else risk_band(score).value
+
+
+# Enum values are written as stored, so they are read as plain strings (no enum objects per cell);
+# stored values come from our enums and never start with a formula character.
+_FORMATTERS = {"plain": _plain, "enum": _plain, "text": safe_text, "bool": _bool, "date": _iso}
+
+
+def export_rows(user: User, filters: Mapping[str, Any], *, batch: int = 2000) -> Iterator[str]:
     """The filtered register as CSV text, a batch of rows at a time (for a streamed response)."""
+    selected, formatters = [], []
+    for _, column, kind in CSV_COLUMNS:
+        if kind == "band":
+            selected.append(Incident.risk_score.label("band_score"))
+            formatters.append(_band)
+            continue
+        selected.append(sa.type_coerce(column, sa.String).label(column.key) if kind == "enum" else column)
+        formatters.append(_FORMATTERS[kind])
     query = (
-        sa.select(*_SELECTED)
+        sa.select(*selected)
         .select_from(Incident)
         .outerjoin(Team, Team.id == Incident.team_id)
         .outerjoin(_reporter, _reporter.id == Incident.reporter_id)
@@ -163,16 +183,18 @@ def export_rows(user: User, filters: Mapping[str, Any], *, batch: int = 1000) ->
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_HEADER)
-    result = db.session.execute(query.execution_options(yield_per=batch))
+    # The csv module writes None as an empty cell and numbers as they are: format only the rest.
+    special = [(i, format_) for i, format_ in enumerate(formatters) if format_ is not _plain]
+    # Core, not the ORM: a plain tuple per row, fetched in batches from a server-side cursor.
+    result = db.session.connection().execute(query.execution_options(yield_per=batch))
     for partition in result.partitions():
-        for row in partition:
-            score = row[_SCORE_AT]
-            cells = [
-                *row[: _SCORE_AT + 1],
-                risk_band(score) if score is not None else None,
-                *row[_SCORE_AT + 1 :],
-            ]
-            writer.writerow([safe_cell(cell) for cell in cells])
+        rows = []
+        for raw in partition:
+            row = list(raw)
+            for i, format_ in special:
+                row[i] = format_(row[i])
+            rows.append(row)
+        writer.writerows(rows)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -18,7 +18,7 @@ from safetycheck.accounts.models import Team, User
 from safetycheck.extensions import db
 from safetycheck.incidents import markers as marker_service
 from safetycheck.incidents import reach, riddor_track, workflow
-from safetycheck.incidents.enums import ActionStatus, IncidentStatus, RiddorState
+from safetycheck.incidents.enums import ActionStatus, IncidentStatus, MarkerStatus, RiddorState
 from safetycheck.incidents.models import Household, Incident, IncidentAction, IncidentRiddor, Marker
 from safetycheck.visits.models import Visit
 
@@ -52,23 +52,25 @@ def summarise(
 ) -> dict[str, Any]:
     incidents = _incident_filter(user, period, team_id)
     visits = _visit_filter(user, period, team_id)
-    totals = _counts(incidents)
-    visit_total = _visit_count(visits)
-    harmed = totals["harmed"]
+    months = _by_month(incidents, visits, period)
+    totals = {name: sum(m[name] for m in months) for name in ("incidents", "near_misses", "harmed", "visits")}
+    team_counts = _team_counts(incidents, visits)
+    teams = _teams(user, team_id)
     return {
         "period": {"from": period.start, "to": period.end},
         "totals": {
             **totals,
-            "visits": visit_total,
-            "rate_per_1000_visits": rate(totals["incidents"], visit_total),
-            "at_marked_households": _count(incidents, Incident.at_marked_household.is_(True)),
+            "rate_per_1000_visits": rate(totals["incidents"], totals["visits"]),
+            "at_marked_households": sum(m.pop("at_marked_households") for m in months),
         },
-        "near_miss_to_harm_ratio": round(totals["near_misses"] / harmed, 2) if harmed else None,
+        "near_miss_to_harm_ratio": round(totals["near_misses"] / totals["harmed"], 2)
+        if totals["harmed"]
+        else None,
         "reporting_lag_hours": _lag(incidents),
-        "by_month": _by_month(incidents, visits, period),
+        "by_month": months,
         "by_category": _by_category(incidents),
-        "by_team": _by_team(user, incidents, visits, team_id),
-        "silent_teams": _silent_teams(user, incidents, visits, team_id, silent_min_visits),
+        "by_team": _by_team(teams, team_counts),
+        "silent_teams": _silent_teams(teams, team_counts, silent_min_visits),
         "repeat_households": _repeat_households(incidents, now),
         "repeat_reporters": _repeat_reporters(incidents),
         "riddor_open": _riddor_open(user, team_id, now),
@@ -104,27 +106,15 @@ def _sum(condition: sa.ColumnElement[bool]) -> Any:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
-def _counts(incidents: list[sa.ColumnElement[bool]]) -> dict[str, int]:
-    row = db.session.execute(
-        sa.select(sa.func.count(), _sum(Incident.near_miss.is_(True)), _sum(Incident.harmed.is_(True))).where(
-            *incidents
-        )
-    ).one()
-    return {"incidents": row[0], "near_misses": int(row[1]), "harmed": int(row[2])}
-
-
-def _count(incidents: list[sa.ColumnElement[bool]], condition: sa.ColumnElement[bool]) -> int:
-    return int(db.session.scalar(sa.select(sa.func.count()).where(*incidents, condition)) or 0)
-
-
-def _visit_count(visits: list[sa.ColumnElement[bool]]) -> int:
-    return int(db.session.scalar(sa.select(sa.func.count()).select_from(Visit).where(*visits)) or 0)
-
-
 def _month(column: Any) -> Any:
+    """The UTC calendar month of a timestamp, as a value `_month_name` turns into "2026-03"."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM")
+        return sa.func.date_trunc("month", sa.func.timezone("UTC", column))
     return sa.func.strftime("%Y-%m", column)
+
+
+def _month_name(value: Any) -> str:
+    return value if isinstance(value, str) else f"{value.year:04d}-{value.month:02d}"
 
 
 def _months(period: Period) -> list[str]:
@@ -143,22 +133,26 @@ def _by_month(
 ) -> list[dict[str, Any]]:
     month = _month(Incident.occurred_at).label("month")
     counted = {
-        row.month: row
+        _month_name(row.month): row
         for row in db.session.execute(
             sa.select(
                 month,
                 sa.func.count().label("incidents"),
                 _sum(Incident.near_miss.is_(True)).label("near_misses"),
                 _sum(Incident.harmed.is_(True)).label("harmed"),
+                _sum(Incident.at_marked_household.is_(True)).label("at_marked"),
             )
             .where(*incidents)
             .group_by(month)
         )
     }
     visit_month = _month(Visit.checked_in_at).label("month")
-    exposure = dict(
-        db.session.execute(sa.select(visit_month, sa.func.count()).where(*visits).group_by(visit_month)).all()
-    )
+    exposure = {
+        _month_name(name): count
+        for name, count in db.session.execute(
+            sa.select(visit_month, sa.func.count()).where(*visits).group_by(visit_month)
+        )
+    }
     result = []
     for name in _months(period):
         row = counted.get(name)
@@ -171,6 +165,7 @@ def _by_month(
                 "harmed": int(row.harmed) if row else 0,
                 "visits": exposure.get(name, 0),
                 "rate_per_1000_visits": rate(count, exposure.get(name, 0)),
+                "at_marked_households": int(row.at_marked) if row else 0,
             }
         )
     return result
@@ -215,14 +210,11 @@ def _team_counts(
 
 
 def _by_team(
-    user: User,
-    incidents: list[sa.ColumnElement[bool]],
-    visits: list[sa.ColumnElement[bool]],
-    team_id: int | None,
+    teams: list[Team], counts: tuple[dict[int | None, Any], dict[int | None, int]]
 ) -> list[dict[str, Any]]:
-    counted, exposure = _team_counts(incidents, visits)
+    counted, exposure = counts
     result = []
-    for team in _teams(user, team_id):
+    for team in teams:
         row = counted.get(team.id)
         count = row[1] if row else 0
         result.append(
@@ -239,17 +231,13 @@ def _by_team(
 
 
 def _silent_teams(
-    user: User,
-    incidents: list[sa.ColumnElement[bool]],
-    visits: list[sa.ColumnElement[bool]],
-    team_id: int | None,
-    min_visits: int,
+    teams: list[Team], counts: tuple[dict[int | None, Any], dict[int | None, int]], min_visits: int
 ) -> list[dict[str, Any]]:
     """Teams that visit a lot and report nothing: under-reporting, rarely a safe patch."""
-    counted, exposure = _team_counts(incidents, visits)
+    counted, exposure = counts
     return [
         {"team_id": team.id, "team": team.name, "visits": exposure.get(team.id, 0)}
-        for team in _teams(user, team_id)
+        for team in teams
         if team.id not in counted and exposure.get(team.id, 0) >= max(min_visits, 1)
     ]
 
@@ -285,26 +273,35 @@ def _lag(incidents: list[sa.ColumnElement[bool]]) -> dict[str, Any]:
 def _repeat_households(incidents: list[sa.ColumnElement[bool]], now: datetime) -> list[dict[str, Any]]:
     count = sa.func.count().label("incidents")
     rows = db.session.execute(
-        sa.select(Incident.household_id, count, sa.func.max(Incident.occurred_at))
-        .where(*incidents, Incident.household_id.is_not(None))
-        .group_by(Incident.household_id)
+        sa.select(Incident.household_id, Household.display_address, count, sa.func.max(Incident.occurred_at))
+        .join(Household, Household.id == Incident.household_id)
+        .where(*incidents)
+        .group_by(Incident.household_id, Household.display_address)
         .having(sa.func.count() >= 2)
         .order_by(count.desc(), Incident.household_id)
         .limit(LIST_LIMIT)
     ).all()
-    result = []
-    for household_id, n, last in rows:
-        household = db.session.get(Household, household_id)
-        result.append(
-            {
-                "household_id": household_id,
-                "address": household.display_address if household else None,
-                "incidents": n,
-                "last_occurred_at": last,
-                "active_markers": len(marker_service.active_markers(household_id, now=now)),
-            }
-        )
-    return result
+    in_force = dict(
+        db.session.execute(
+            sa.select(Marker.household_id, sa.func.count())
+            .where(
+                Marker.household_id.in_([row[0] for row in rows]),
+                Marker.status == MarkerStatus.ACTIVE,
+                Marker.review_at > now,
+            )
+            .group_by(Marker.household_id)
+        ).all()
+    )
+    return [
+        {
+            "household_id": household_id,
+            "address": address,
+            "incidents": n,
+            "last_occurred_at": last,
+            "active_markers": in_force.get(household_id, 0),
+        }
+        for household_id, address, n, last in rows
+    ]
 
 
 def _repeat_reporters(incidents: list[sa.ColumnElement[bool]]) -> list[dict[str, Any]]:
