@@ -160,7 +160,11 @@ def propose(
             MarkerEvidence(marker_id=marker.id, incident_id=evidence_id, added_at=now, added_by=actor.id)
         )
     db.session.flush()
-    details = {"controls": marker.controls, "review_at": review_at.isoformat(), "evidence": evidence}
+    details: dict[str, Any] = {
+        "controls": marker.controls,
+        "review_at": review_at.isoformat(),
+        "evidence": evidence,
+    }
     timeline.record("marker", marker.id, "proposed", at=now, actor_id=actor.id, reason=reason, **details)
     timeline.record(
         "incident", incident.id, "marker_proposed", at=now, actor_id=actor.id, marker_id=marker.id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -164,7 +164,8 @@ _FORMATTERS = {"plain": _plain, "enum": _plain, "text": safe_text, "bool": _bool
 
 def export_rows(user: User, filters: Mapping[str, Any], *, batch: int = 2000) -> Iterator[str]:
     """The filtered register as CSV text, a batch of rows at a time (for a streamed response)."""
-    selected, formatters = [], []
+    selected: list[Any] = []
+    formatters: list[Callable[[Any], Any]] = []
     for _, column, kind in CSV_COLUMNS:
         if kind == "band":
             selected.append(Incident.risk_score.label("band_score"))
@@ -190,7 +191,7 @@ def export_rows(user: User, filters: Mapping[str, Any], *, batch: int = 2000) ->
     for partition in result.partitions():
         rows = []
         for raw in partition:
-            row = list(raw)
+            row: list[Any] = list(raw)
             for i, format_ in special:
                 row[i] = format_(row[i])
             rows.append(row)

@@ -88,7 +88,7 @@ def update(actor: User, incident: Incident, changes: dict[str, Any], *, now: dat
         raise Forbidden(f"Only the worker can answer for themselves: {', '.join(sorted(worker_side))}.")
     if manager_side:
         reach.require_reviewer(actor, incident, what="record support steps")
-    done = {}
+    done: dict[str, Any] = {}
     for name, stamp in (
         ("welfare_check_done", "welfare_check"),
         ("follow_up_2w_done", "follow_up_2w"),

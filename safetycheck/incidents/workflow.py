@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -89,7 +90,7 @@ def owners(incident: Incident) -> list[User]:
 
 
 def set_status(
-    incident: Incident, status: IncidentStatus, *, now: datetime, actor_id: int | None, **details
+    incident: Incident, status: IncidentStatus, *, now: datetime, actor_id: int | None, **details: Any
 ) -> None:
     """Move to `status`, start its clock, and put the change on the timeline."""
     previous = incident.status
@@ -103,8 +104,7 @@ def set_status(
         "status_changed",
         at=now,
         actor_id=actor_id,
-        **{"from": str(previous) if previous else None, "to": str(status)},
-        **details,
+        **{"from": str(previous) if previous else None, "to": str(status), **details},
     )
 
 
