@@ -214,6 +214,11 @@ def acknowledge(alarm: Alarm, *, actor: User, now: datetime, via: str) -> Acknow
     _tell_recipients(
         alarm, body, MessagePurpose.TAKEN_CHARGE, now=now, exclude={actor.id, alarm.practitioner_id}
     )
+    if alarm.kind == AlarmKind.INCIDENT:
+        # Taking charge of the chasing alarm (ACK by text) is acknowledging the incident itself.
+        from safetycheck.incidents import procedure  # incidents builds on alarms
+
+        procedure.acknowledge_from_alarm(alarm.id, now=now)
     db.session.flush()
     return Acknowledgement(alarm=alarm, first=True)
 

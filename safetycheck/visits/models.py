@@ -42,7 +42,7 @@ class Visit(db.Model):
     case_ref: Mapped[str | None] = mapped_column(sa.String(64))
     companion_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     notes: Mapped[str | None] = mapped_column(sa.Text)
-    checked_in_at: Mapped[datetime]
+    checked_in_at: Mapped[datetime] = mapped_column(index=True)  # the register's exposure counts
     due_at: Mapped[datetime]
     checked_out_at: Mapped[datetime | None]
     # When the before-due reminder for the current due time was texted; cleared by an extension.
