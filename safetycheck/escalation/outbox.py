@@ -2,7 +2,8 @@
 
 Sending happens outside any transaction, in three moves the sweep commits separately: claim a
 batch (pending → sending), talk to the gateway, record what happened. A sender that dies between
-the moves leaves a row in `sending`; after `STALE_CLAIM` it is reclaimed as outcome-unknown and
+the moves leaves a row in `sending`; after `stale_after` (the OUTBOX_STALE_CLAIM_SECONDS setting,
+`STALE_CLAIM` by default) it is reclaimed as outcome-unknown and
 Twilio is asked whether the text went before it is sent again (Twilio has no idempotency key).
 """
 
@@ -106,11 +107,11 @@ class Claimed:
     outcome_unknown_since: datetime | None
 
 
-def claim_batch(*, now: datetime, limit: int = 50) -> list[Claimed]:
+def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STALE_CLAIM) -> list[Claimed]:
     """Claim texts that are due, reclaiming ones whose sender died; the caller commits at once."""
     stale = db.session.scalars(
         sa.select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - STALE_CLAIM)
+        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - stale_after)
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -52,6 +52,8 @@ class Escalation:
     gateway: gateways.SmsGateway
     status_callback: str | None
     now: Callable[[], datetime]
+    # How long a text may stay claimed ("sending") before it counts as its sender's death.
+    stale_claim: timedelta = outbox.STALE_CLAIM
 
 
 @dataclass
@@ -74,6 +76,7 @@ def escalation_for(app: Flask) -> Escalation:
         gateway=app.extensions["safetycheck.sms"],
         status_callback=f"{public}/twilio/status" if public else None,
         now=app.extensions["safetycheck.clock"].now,
+        stale_claim=timedelta(seconds=app.config.get("OUTBOX_STALE_CLAIM_SECONDS", 60)),
     )
 
 
@@ -202,7 +205,7 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
 def drain_outbox(esc: Escalation, report: SweepReport) -> None:
     """Send what is due: claim and commit, send outside any transaction, record and commit."""
     for _ in range(MAX_BATCHES):
-        claimed = outbox.claim_batch(now=esc.now(), limit=50)
+        claimed = outbox.claim_batch(now=esc.now(), limit=50, stale_after=esc.stale_claim)
         db.session.commit()
         crash_point("after_claim")
         for message in claimed:
