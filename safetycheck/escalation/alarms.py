@@ -245,7 +245,7 @@ def acknowledge_for_incident(incident_id: int, *, actor: User, now: datetime) ->
     for alarm in db.session.scalars(
         sa.select(Alarm)
         .where(Alarm.incident_id == incident_id, Alarm.status == AlarmStatus.OPEN)
-        .with_for_update()
+        .with_for_update(of=Alarm)
     ):
         alarm.status = AlarmStatus.ACKNOWLEDGED
         alarm.acknowledged_by = actor.id
@@ -329,13 +329,13 @@ def _active_alarms_for_visit(visit_id: int, kind: AlarmKind) -> list[Alarm]:
             sa.select(Alarm)
             .where(Alarm.visit_id == visit_id, Alarm.kind == kind, Alarm.status.in_(ACTIVE_STATUSES))
             .order_by(Alarm.id)
-            .with_for_update()
+            .with_for_update(of=Alarm)
         )
     )
 
 
 def _close_visit_by_manager(visit_id: int, *, actor_id: int, now: datetime) -> None:
-    visit = db.session.get(Visit, visit_id, with_for_update=True)
+    visit = db.session.get(Visit, visit_id, with_for_update={"of": Visit})
     if visit is not None and visit.is_current:
         visit.status = VisitStatus.COMPLETED
         visit.checked_out_at = now
@@ -352,7 +352,7 @@ def _open_draft_incident(alarm: Alarm, *, actor_id: int, now: datetime) -> None:
 
 
 def _lock(alarm_id: int) -> Alarm:
-    alarm = db.session.get(Alarm, alarm_id, with_for_update=True, populate_existing=True)
+    alarm = db.session.get(Alarm, alarm_id, with_for_update={"of": Alarm}, populate_existing=True)
     if alarm is None:
         raise NotFound("Alarm not found.")
     return alarm

@@ -91,7 +91,7 @@ def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: Zone
 
 def skip_dead_contact(alarm_id: int, *, now: datetime, rules: policy.Policy) -> None:
     """A number turned out to be undeliverable: pull the next step forward to now."""
-    alarm = db.session.get(Alarm, alarm_id, with_for_update=True)
+    alarm = db.session.get(Alarm, alarm_id, with_for_update={"of": Alarm})
     if alarm is None or alarm.status != AlarmStatus.OPEN:
         return
     ladder = rules.ladders.get(alarm.kind)

@@ -53,7 +53,7 @@ def raise_panic(
         )
         .order_by(Alarm.id.desc())
         .limit(1)
-        .with_for_update()
+        .with_for_update(of=Alarm)
     )
     if repeat is not None:
         if location is not None:

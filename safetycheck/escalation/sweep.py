@@ -134,7 +134,9 @@ def mark_overdue_visits(esc: Escalation, now: datetime) -> int:
         .where(Visit.status == VisitStatus.ACTIVE, Visit.due_at <= now)
         .order_by(Visit.due_at)
         .limit(BATCH)
-        .with_for_update(skip_locked=True)
+        # OF visits: the eagerly joined practitioner is an outer join, and PostgreSQL refuses to
+        # lock the nullable side of one ("FOR UPDATE cannot be applied ..."). Same below.
+        .with_for_update(skip_locked=True, of=Visit)
     ).all()
     for visit in visits:
         visit.status = VisitStatus.OVERDUE
@@ -169,7 +171,7 @@ def send_reminders(esc: Escalation, now: datetime) -> int:
         )
         .order_by(Visit.due_at)
         .limit(BATCH)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Visit)
     ).all()
     for visit in visits:
         visit.reminded_at = now
@@ -195,7 +197,7 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
         .where(Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at <= now)
         .order_by(Alarm.next_step_at)
         .limit(BATCH)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Alarm)
     ).all()
     for alarm in due:
         ladder.advance_alarm(alarm, rules=esc.rules, now=now, tz=esc.tz)
