@@ -10,6 +10,7 @@ Twilio is asked whether the text went before it is sent again (Twilio has no ide
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,6 +106,9 @@ class Claimed:
     body: str
     attempts: int
     outcome_unknown_since: datetime | None
+    # SIDs other rows already own, so reconciling never takes another text's message for this
+    # one: a manager's texts for consecutive steps of one alarm can have the very same words.
+    known_sids: frozenset[str] = frozenset()
 
 
 def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STALE_CLAIM) -> list[Claimed]:
@@ -135,11 +139,32 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
         message.attempts += 1
         claimed.append(
             Claimed(
-                message.id, message.to_phone, message.body, message.attempts, message.outcome_unknown_since
+                message.id,
+                message.to_phone,
+                message.body,
+                message.attempts,
+                message.outcome_unknown_since,
+                _sids_taken_by_others(message) if message.outcome_unknown_since else frozenset(),
             )
         )
     db.session.flush()
     return claimed
+
+
+def _sids_taken_by_others(message: OutboxMessage) -> frozenset[str]:
+    """SIDs recorded on other texts to the same phone within the window reconciling looks at."""
+    assert message.outcome_unknown_since is not None
+    since = message.outcome_unknown_since - 2 * RECONCILE_SLACK
+    return frozenset(
+        db.session.scalars(
+            sa.select(OutboxMessage.sid).where(
+                OutboxMessage.to_phone == message.to_phone,
+                OutboxMessage.id != message.id,
+                OutboxMessage.sid.is_not(None),
+                OutboxMessage.sent_at >= since,
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -153,12 +178,20 @@ class Attempt:
 
 
 def attempt(
-    gateway: gateways.SmsGateway, claimed: Claimed, *, status_callback: str | None, now: datetime
+    gateway: gateways.SmsGateway,
+    claimed: Claimed,
+    *,
+    status_callback: str | None,
+    now: datetime,
+    taken_sids: Collection[str] = (),
 ) -> Attempt:
-    """Send (or first reconcile) one claimed text. No database access: runs outside transactions."""
+    """Send (or first reconcile) one claimed text. No database access: runs outside transactions.
+
+    `taken_sids`: SIDs the caller has just recorded for other texts, beyond `claimed.known_sids`.
+    """
     try:
         if claimed.outcome_unknown_since is not None:
-            found = _already_sent(gateway, claimed)
+            found = _already_sent(gateway, claimed, taken_sids)
             if found is not None:
                 return Attempt(sid=found.sid, provider_status=found.status, attempted_at=now)
         crash_point("before_send")
@@ -169,11 +202,14 @@ def attempt(
         return Attempt(error=exc, attempted_at=now)
 
 
-def _already_sent(gateway: gateways.SmsGateway, claimed: Claimed) -> gateways.SentSmsRecord | None:
+def _already_sent(
+    gateway: gateways.SmsGateway, claimed: Claimed, taken_sids: Collection[str]
+) -> gateways.SentSmsRecord | None:
     assert claimed.outcome_unknown_since is not None
     records = gateway.find_sent(to=claimed.to_phone, since=claimed.outcome_unknown_since - RECONCILE_SLACK)
     for record in records:
-        if record.body == claimed.body:
+        taken = record.sid in claimed.known_sids or record.sid in taken_sids
+        if record.body == claimed.body and not taken:
             return record
     return None
 

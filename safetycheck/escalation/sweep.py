@@ -206,17 +206,26 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
 
 def drain_outbox(esc: Escalation, report: SweepReport) -> None:
     """Send what is due: claim and commit, send outside any transaction, record and commit."""
+    recorded_sids: set[str] = set()  # reconciling must not match a text to another's message
     for _ in range(MAX_BATCHES):
         claimed = outbox.claim_batch(now=esc.now(), limit=50, stale_after=esc.stale_claim)
         db.session.commit()
         crash_point("after_claim")
         for message in claimed:
-            result = outbox.attempt(esc.gateway, message, status_callback=esc.status_callback, now=esc.now())
+            result = outbox.attempt(
+                esc.gateway,
+                message,
+                status_callback=esc.status_callback,
+                now=esc.now(),
+                taken_sids=recorded_sids,
+            )
             try:
                 recorded = outbox.record_attempt(message, result, now=esc.now())
                 if recorded is not None and recorded.undeliverable:
                     _skip_contact(recorded.message, esc)
                 db.session.commit()
+                if recorded is not None and result.sid:
+                    recorded_sids.add(result.sid)
             except Exception:
                 db.session.rollback()
                 log.exception("could not record the attempt for text %s", message.id)
