@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -106,6 +106,8 @@ class Claimed:
     body: str
     attempts: int
     outcome_unknown_since: datetime | None
+    # Our claim's stamp: whoever reclaims the row restamps it, and then it is no longer ours.
+    claimed_at: datetime
     # SIDs other rows already own, so reconciling never takes another text's message for this
     # one: a manager's texts for consecutive steps of one alarm can have the very same words.
     known_sids: frozenset[str] = frozenset()
@@ -144,11 +146,36 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
                 message.body,
                 message.attempts,
                 message.outcome_unknown_since,
+                now,
                 _sids_taken_by_others(message) if message.outcome_unknown_since else frozenset(),
             )
         )
     db.session.flush()
     return claimed
+
+
+def renew_claim(claimed: Claimed, *, now: datetime) -> Claimed | None:
+    """Restamp our claim just before sending; None if another sender has taken the text over.
+
+    A batch is claimed at once but sent one text after another, so with a slow Twilio its last
+    texts can outlive the stale threshold while still waiting their turn here; another sweeper
+    then rightly reclaims and sends them, and this one must not send them as well. Restamped, a
+    claim goes stale only if a single send outlasts the threshold, which the gateway's hard
+    timeout (shorter, the settings insist) prevents. The caller commits at once.
+    """
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id == claimed.id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_at == claimed.claimed_at,
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return replace(claimed, claimed_at=now)
 
 
 def _sids_taken_by_others(message: OutboxMessage) -> frozenset[str]:
@@ -222,8 +249,8 @@ class Recorded:
 
 def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recorded | None:
     """Store the outcome of an attempt; the caller commits."""
-    message = db.session.get(OutboxMessage, claimed.id, with_for_update=True)
-    if message is None or message.status != OutboxStatus.SENDING or message.claimed_at is None:
+    message = db.session.get(OutboxMessage, claimed.id, with_for_update=True, populate_existing=True)
+    if message is None or message.status != OutboxStatus.SENDING or message.claimed_at != claimed.claimed_at:
         return None  # reclaimed by another sender after we went stale; theirs is the record now
     error = result.error
     if error is None:

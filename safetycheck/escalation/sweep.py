@@ -211,7 +211,11 @@ def drain_outbox(esc: Escalation, report: SweepReport) -> None:
         claimed = outbox.claim_batch(now=esc.now(), limit=50, stale_after=esc.stale_claim)
         db.session.commit()
         crash_point("after_claim")
-        for message in claimed:
+        for batched in claimed:
+            message = outbox.renew_claim(batched, now=esc.now())
+            db.session.commit()
+            if message is None:
+                continue  # our claim went stale while the batch was sending; another sender has it
             result = outbox.attempt(
                 esc.gateway,
                 message,
