@@ -235,7 +235,7 @@ def fake_twilio(app: Flask, clock: FrozenClock) -> Iterator[Any]:
 
 
 @pytest.fixture
-def sweep(app: Flask, clock: FrozenClock):  # noqa: ANN201 - returns a callable
+def sweep(app: Flask, clock: FrozenClock):
     """`sweep()` runs one full sweep at the clock's current time and returns its report."""
     from safetycheck.escalation.sweep import run_sweep
 
