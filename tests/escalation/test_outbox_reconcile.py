@@ -115,3 +115,12 @@ def test_a_stranded_text_that_did_reach_twilio_is_recorded_not_resent(
     second, third = texts_to(org.manager.phone)
     assert (third.status, third.sid) == (OutboxStatus.SENT, reached.sid)
     assert [m.sid for m in fake_twilio.messages if m.to == org.manager.phone] == [second.sid, third.sid]
+
+
+def test_the_stale_claim_threshold_must_outlast_the_twilio_timeout(base_config) -> None:
+    """Otherwise a sender still waiting for Twilio would have its text reclaimed and sent again."""
+    from safetycheck import create_app
+    from safetycheck.settings import ConfigError
+
+    with pytest.raises(ConfigError, match="OUTBOX_STALE_CLAIM_SECONDS must be longer"):
+        create_app({**base_config, "OUTBOX_STALE_CLAIM_SECONDS": 10, "TWILIO_TIMEOUT_SECONDS": 10})
