@@ -233,7 +233,7 @@ def test_a_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing(wor
     seed = int(os.environ.get("SAFETYCHECK_CRASH_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     now = utcnow()
-    due = sorted(now + timedelta(seconds=rng.uniform(-1, 5)) for _ in range(30))
+    due = sorted(now + timedelta(seconds=rng.uniform(-1, 4)) for _ in range(30))
     population = populate(
         world.app, visits_due=due, panics_at=[now + timedelta(seconds=1), now + timedelta(seconds=3)], teams=3
     )
