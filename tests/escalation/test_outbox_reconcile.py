@@ -9,17 +9,22 @@ have exactly the same words. These tests drive the real sweep on the frozen cloc
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from safetycheck import create_app
 from safetycheck.escalation import outbox, policy
 from safetycheck.escalation.enums import OutboxStatus
+from safetycheck.escalation.gateways import TwilioSms
 from safetycheck.escalation.models import OutboxMessage
 from safetycheck.escalation.sweep import advance_due_alarms, escalation_for
 from safetycheck.extensions import db
+from safetycheck.settings import ConfigError
 from safetycheck.visits import service as visit_service
+from tests.fake_twilio import FakeTwilio
 
 # The managers' two steps a minute apart: both texts fall inside the window reconciling searches.
 CLOSE_STEPS = policy.parse_policy(
@@ -119,8 +124,24 @@ def test_a_stranded_text_that_did_reach_twilio_is_recorded_not_resent(
 
 def test_the_stale_claim_threshold_must_outlast_the_twilio_timeout(base_config) -> None:
     """Otherwise a sender still waiting for Twilio would have its text reclaimed and sent again."""
-    from safetycheck import create_app
-    from safetycheck.settings import ConfigError
-
     with pytest.raises(ConfigError, match="OUTBOX_STALE_CLAIM_SECONDS must be longer"):
         create_app({**base_config, "OUTBOX_STALE_CLAIM_SECONDS": 10, "TWILIO_TIMEOUT_SECONDS": 10})
+
+
+def test_reconciling_finds_a_text_behind_many_newer_ones_to_the_same_number() -> None:
+    """An on-call manager can be sent dozens of texts while a stranded one waits to be
+    reconciled; looking at only the latest few would miss it and send it a second time."""
+    to = "+447700900123"
+    with (
+        FakeTwilio() as fake,
+        TwilioSms(fake.account_sid, fake.auth_token, "+447700900999", fake.base_url, timeout=2) as sms,
+    ):
+        since = datetime.now(UTC)
+        stranded = sms.send(to=to, body="the stranded one")
+        for n in range(60):
+            sms.send(to=to, body=f"a later one {n}")
+
+        found = sms.find_sent(to=to, since=since)
+
+    assert stranded.sid in {r.sid for r in found}
+    assert len(found) == 61
