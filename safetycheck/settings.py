@@ -140,6 +140,15 @@ def _validate(app: Flask) -> None:
     cfg["TWILIO_TIMEOUT_SECONDS"] = _as_number(
         "TWILIO_TIMEOUT_SECONDS", cfg.get("TWILIO_TIMEOUT_SECONDS"), minimum=0.1
     )
+    cfg["OUTBOX_STALE_CLAIM_SECONDS"] = _as_number(
+        "OUTBOX_STALE_CLAIM_SECONDS", cfg.get("OUTBOX_STALE_CLAIM_SECONDS", 60), minimum=0.1
+    )
+    if cfg["OUTBOX_STALE_CLAIM_SECONDS"] <= cfg["TWILIO_TIMEOUT_SECONDS"]:
+        # A live sender still waiting for Twilio would have its text reclaimed and sent again.
+        raise ConfigError(
+            "SAFETYCHECK_OUTBOX_STALE_CLAIM_SECONDS must be longer than SAFETYCHECK_TWILIO_TIMEOUT_SECONDS "
+            f"({cfg['OUTBOX_STALE_CLAIM_SECONDS']} <= {cfg['TWILIO_TIMEOUT_SECONDS']})"
+        )
 
     # Both are read long after start-up (a text at 3 a.m., a phone typed without +44): check now.
     zone = str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London")

@@ -71,6 +71,9 @@ class FakeMessage:
     status: str = "queued"
     error_code: int | None = None
     date_sent: datetime | None = None
+    # When the fake accepted it, to the microsecond (date_created has whole seconds, like
+    # Twilio's): latency measurements read this.
+    received_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Render like Twilio's Message resource."""
@@ -398,6 +401,7 @@ class FakeTwilio:
             text = _REFUSALS.get(refusal, "Message refused for {to}.").format(to=to)
             handler.reply(400, _error(400, refusal, text))
             return
+        received = self.clock().astimezone(UTC)
         message = FakeMessage(
             sid="SM" + secrets.token_hex(16),
             account_sid=self.account_sid,
@@ -405,7 +409,8 @@ class FakeTwilio:
             from_=from_,
             body=body,
             status_callback=params.get("StatusCallback") or None,
-            date_created=self.clock().astimezone(UTC).replace(microsecond=0),
+            date_created=received.replace(microsecond=0),
+            received_at=received,
         )
         with self._changed:
             self._messages.append(message)

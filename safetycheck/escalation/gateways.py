@@ -13,7 +13,7 @@ import logging
 import secrets
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TextIO
@@ -39,6 +39,10 @@ DELIVERY_FAILURE_CODES_UNDELIVERABLE: frozenset[int] = frozenset({30003, 30004, 
 DELIVERY_FAILURE_CODES_RETRY_ONCE: frozenset[int] = frozenset({30001, 30008})
 #: Gateway errors that may be answered after Twilio accepted the message.
 AMBIGUOUS_HTTP_STATUSES: frozenset[int] = frozenset({502, 504})
+
+#: At most this many messages to one number are read back when reconciling: past it the text
+#: is sent again, a duplicate being better than a lost escalation.
+RECONCILE_SCAN_LIMIT = 2000
 
 _PENDING_STATUSES = frozenset({"accepted", "scheduled", "queued", "sending"})
 # "sent" is final on carriers without delivery receipts; a later failure arrives as a new callback.
@@ -308,14 +312,15 @@ class TwilioSms:
         """List messages to `to` created at or after `since`, newest first.
 
         Twilio filters `DateSent` by whole days and a still-queued message has no date_sent,
-        so this asks twice (that day onwards, and the latest few regardless of date) and then
-        filters on date_created here. date_created has whole seconds, so `since` is floored.
+        so this asks twice (that day onwards, and every message regardless of date back to
+        `since`) and then filters on date_created here. date_created has whole seconds, so
+        `since` is floored.
         """
         since_utc = _require_aware(since).replace(microsecond=0)
         day_start = since_utc.replace(hour=0, minute=0, second=0)
         try:
             dated = self.client.messages.list(to=to, date_sent_after=day_start, limit=100)
-            latest = self.client.messages.list(to=to, limit=20)
+            latest = list(self._back_to(to, since_utc))
         except (TwilioException, requests.RequestException, json.JSONDecodeError) as exc:
             raise self._translate(exc, request_is_safe=True) from exc
         found: dict[str, SentSmsRecord] = {}
@@ -330,6 +335,25 @@ class TwilioSms:
                 date_created=created,
             )
         return sorted(found.values(), key=lambda r: r.date_created, reverse=True)
+
+    def _back_to(self, to: str, since: datetime) -> Iterator[Any]:
+        """Messages to `to`, newest first, page by page until well before `since`.
+
+        Not a fixed count: an on-call manager can be sent dozens of texts in the minute a
+        stranded text waits to be reconciled, and one missed here is sent a second time. The
+        list is newest first; a run of older messages (not the first, since the order follows
+        the sending date, which can trail creation) means the window is behind us.
+        """
+        older_in_a_row = 0
+        for message in self.client.messages.stream(to=to, page_size=50, limit=RECONCILE_SCAN_LIMIT):
+            created = message.date_created
+            if created is not None and created < since:
+                older_in_a_row += 1
+                if older_in_a_row >= 20:
+                    return
+                continue
+            older_in_a_row = 0
+            yield message
 
     def _translate(self, exc: Exception, *, request_is_safe: bool) -> SmsError:
         """Map SDK and transport errors to the outbox's three cases.

@@ -2,14 +2,16 @@
 
 Sending happens outside any transaction, in three moves the sweep commits separately: claim a
 batch (pending → sending), talk to the gateway, record what happened. A sender that dies between
-the moves leaves a row in `sending`; after `STALE_CLAIM` it is reclaimed as outcome-unknown and
+the moves leaves a row in `sending`; after `stale_after` (the OUTBOX_STALE_CLAIM_SECONDS setting,
+`STALE_CLAIM` by default) it is reclaimed as outcome-unknown and
 Twilio is asked whether the text went before it is sent again (Twilio has no idempotency key).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -104,17 +106,18 @@ class Claimed:
     body: str
     attempts: int
     outcome_unknown_since: datetime | None
-    # SIDs already recorded for other texts to this phone around that time: reconciling must not
-    # take one of them for this text, since two texts can have the same words (a step pulled
-    # forward repeats the previous step's text seconds later).
-    recorded_sids: frozenset[str] = frozenset()
+    # Our claim's stamp: whoever reclaims the row restamps it, and then it is no longer ours.
+    claimed_at: datetime
+    # SIDs other rows already own, so reconciling never takes another text's message for this
+    # one: a manager's texts for consecutive steps of one alarm can have the very same words.
+    known_sids: frozenset[str] = frozenset()
 
 
-def claim_batch(*, now: datetime, limit: int = 50) -> list[Claimed]:
+def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STALE_CLAIM) -> list[Claimed]:
     """Claim texts that are due, reclaiming ones whose sender died; the caller commits at once."""
     stale = db.session.scalars(
         sa.select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - STALE_CLAIM)
+        .where(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - stale_after)
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -143,22 +146,49 @@ def claim_batch(*, now: datetime, limit: int = 50) -> list[Claimed]:
                 message.body,
                 message.attempts,
                 message.outcome_unknown_since,
-                _recorded_sids(message) if message.outcome_unknown_since is not None else frozenset(),
+                now,
+                _sids_taken_by_others(message) if message.outcome_unknown_since else frozenset(),
             )
         )
     db.session.flush()
     return claimed
 
 
-def _recorded_sids(message: OutboxMessage) -> frozenset[str]:
+def renew_claim(claimed: Claimed, *, now: datetime) -> Claimed | None:
+    """Restamp our claim just before sending; None if another sender has taken the text over.
+
+    A batch is claimed at once but sent one text after another, so with a slow Twilio its last
+    texts can outlive the stale threshold while still waiting their turn here; another sweeper
+    then rightly reclaims and sends them, and this one must not send them as well. Restamped, a
+    claim goes stale only if a single send outlasts the threshold, which the gateway's hard
+    timeout (shorter, the settings insist) prevents. The caller commits at once.
+    """
+    result = db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.id == claimed.id,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.claimed_at == claimed.claimed_at,
+        )
+        .values(claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return replace(claimed, claimed_at=now)
+
+
+def _sids_taken_by_others(message: OutboxMessage) -> frozenset[str]:
+    """SIDs recorded on other texts to the same phone within the window reconciling looks at."""
     assert message.outcome_unknown_since is not None
+    since = message.outcome_unknown_since - 2 * RECONCILE_SLACK
     return frozenset(
         db.session.scalars(
             sa.select(OutboxMessage.sid).where(
                 OutboxMessage.to_phone == message.to_phone,
                 OutboxMessage.id != message.id,
                 OutboxMessage.sid.is_not(None),
-                OutboxMessage.sent_at >= message.outcome_unknown_since - 2 * RECONCILE_SLACK,
+                OutboxMessage.sent_at >= since,
             )
         )
     )
@@ -175,12 +205,20 @@ class Attempt:
 
 
 def attempt(
-    gateway: gateways.SmsGateway, claimed: Claimed, *, status_callback: str | None, now: datetime
+    gateway: gateways.SmsGateway,
+    claimed: Claimed,
+    *,
+    status_callback: str | None,
+    now: datetime,
+    taken_sids: Collection[str] = (),
 ) -> Attempt:
-    """Send (or first reconcile) one claimed text. No database access: runs outside transactions."""
+    """Send (or first reconcile) one claimed text. No database access: runs outside transactions.
+
+    `taken_sids`: SIDs the caller has just recorded for other texts, beyond `claimed.known_sids`.
+    """
     try:
         if claimed.outcome_unknown_since is not None:
-            found = _already_sent(gateway, claimed)
+            found = _already_sent(gateway, claimed, taken_sids)
             if found is not None:
                 return Attempt(sid=found.sid, provider_status=found.status, attempted_at=now)
         crash_point("before_send")
@@ -191,11 +229,14 @@ def attempt(
         return Attempt(error=exc, attempted_at=now)
 
 
-def _already_sent(gateway: gateways.SmsGateway, claimed: Claimed) -> gateways.SentSmsRecord | None:
+def _already_sent(
+    gateway: gateways.SmsGateway, claimed: Claimed, taken_sids: Collection[str]
+) -> gateways.SentSmsRecord | None:
     assert claimed.outcome_unknown_since is not None
     records = gateway.find_sent(to=claimed.to_phone, since=claimed.outcome_unknown_since - RECONCILE_SLACK)
     for record in records:
-        if record.body == claimed.body and record.sid not in claimed.recorded_sids:
+        taken = record.sid in claimed.known_sids or record.sid in taken_sids
+        if record.body == claimed.body and not taken:
             return record
     return None
 
@@ -208,8 +249,8 @@ class Recorded:
 
 def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recorded | None:
     """Store the outcome of an attempt; the caller commits."""
-    message = db.session.get(OutboxMessage, claimed.id, with_for_update=True)
-    if message is None or message.status != OutboxStatus.SENDING or message.claimed_at is None:
+    message = db.session.get(OutboxMessage, claimed.id, with_for_update=True, populate_existing=True)
+    if message is None or message.status != OutboxStatus.SENDING or message.claimed_at != claimed.claimed_at:
         return None  # reclaimed by another sender after we went stale; theirs is the record now
     error = result.error
     if error is None:

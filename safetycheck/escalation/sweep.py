@@ -52,6 +52,8 @@ class Escalation:
     gateway: gateways.SmsGateway
     status_callback: str | None
     now: Callable[[], datetime]
+    # How long a text may stay claimed ("sending") before it counts as its sender's death.
+    stale_claim: timedelta = outbox.STALE_CLAIM
 
 
 @dataclass
@@ -74,6 +76,7 @@ def escalation_for(app: Flask) -> Escalation:
         gateway=app.extensions["safetycheck.sms"],
         status_callback=f"{public}/twilio/status" if public else None,
         now=app.extensions["safetycheck.clock"].now,
+        stale_claim=timedelta(seconds=app.config.get("OUTBOX_STALE_CLAIM_SECONDS", 60)),
     )
 
 
@@ -201,20 +204,34 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
 
 def drain_outbox(esc: Escalation, report: SweepReport) -> None:
     """Send what is due: claim and commit, send outside any transaction, record and commit."""
+    recorded_sids: set[str] = set()  # reconciling must not match a text to another's message
     for _ in range(MAX_BATCHES):
-        claimed = outbox.claim_batch(now=esc.now(), limit=50)
+        claimed = outbox.claim_batch(now=esc.now(), limit=50, stale_after=esc.stale_claim)
         db.session.commit()
         crash_point("after_claim")
-        for message in claimed:
-            result = outbox.attempt(esc.gateway, message, status_callback=esc.status_callback, now=esc.now())
+        for batched in claimed:
+            message = outbox.renew_claim(batched, now=esc.now())
+            db.session.commit()
+            if message is None:
+                continue  # our claim went stale while the batch was sending; another sender has it
+            result = outbox.attempt(
+                esc.gateway,
+                message,
+                status_callback=esc.status_callback,
+                now=esc.now(),
+                taken_sids=recorded_sids,
+            )
             try:
                 recorded = outbox.record_attempt(message, result, now=esc.now())
                 if recorded is not None and recorded.undeliverable:
                     _skip_contact(recorded.message, esc)
                 db.session.commit()
-            except Exception:
+                if recorded is not None and result.sid:
+                    recorded_sids.add(result.sid)
+            except Exception as exc:
                 db.session.rollback()
                 log.exception("could not record the attempt for text %s", message.id)
+                report.errors.append(f"outbox: recording text {message.id}: {type(exc).__name__}")
                 continue
             if result.error is None:
                 report.sent += 1
