@@ -31,6 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from safetycheck.accounts import secrets as account_secrets
 from tests.escalation.harness import (
+    MANAGERS_AT_DUE_POLICY as POLICY,
+)
+from tests.escalation.harness import (
     Sweepers,
     heartbeat,
     instance_of,
@@ -42,23 +45,6 @@ from tests.escalation.harness import (
     write_policy,
 )
 from tests.fake_twilio import FakeTwilio
-
-POLICY = """
-[reminder]
-before = 0
-
-[overdue]
-steps = [
-  { after = 0, notify = ["practitioner"] },
-  { after = 0, notify = ["team_managers"] },
-]
-
-[panic]
-steps = [ { after = 0, notify = ["team_managers"] } ]
-
-[duress]
-steps = [ { after = 0, notify = ["team_managers"] } ]
-"""
 
 
 def percentile(values: list[float], p: float) -> float:

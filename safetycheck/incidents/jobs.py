@@ -7,7 +7,9 @@ texts with dedupe keys (one per step, target and round), so a repeat can never t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -21,6 +23,8 @@ from safetycheck.incidents import notify, procedure, riddor_track, support, work
 from safetycheck.incidents.enums import ActionStatus, IncidentStatus, MarkerStatus
 from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor, IncidentSupport, Marker
 from safetycheck.jobs import sweep_task
+
+T = TypeVar("T")
 
 BATCH = 100
 REMIND_EVERY = workflow.REMIND_EVERY
@@ -38,32 +42,27 @@ def _next_round(due_at: datetime, now: datetime) -> datetime:
 def remind_overdue_steps(now: datetime) -> int:
     """Remind owners of overdue procedure steps, actions and support steps; returns texts queued."""
     done = 0
-    for incident in db.session.scalars(
-        sa.select(Incident)
-        .where(Incident.next_reminder_at <= now)
-        .order_by(Incident.next_reminder_at, Incident.id)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True, of=Incident)
-    ).all():
+    for incident in _claim_due(Incident, Incident.next_reminder_at, Incident.id, now):
         done += _remind_step(incident, now)
-    for action in db.session.scalars(
-        sa.select(IncidentAction)
-        .where(IncidentAction.next_reminder_at <= now)
-        .order_by(IncidentAction.next_reminder_at, IncidentAction.id)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True, of=IncidentAction)
-    ).all():
+    for action in _claim_due(IncidentAction, IncidentAction.next_reminder_at, IncidentAction.id, now):
         done += _remind_action(action, now)
-    for row in db.session.scalars(
-        sa.select(IncidentSupport)
-        .where(IncidentSupport.next_reminder_at <= now)
-        .order_by(IncidentSupport.next_reminder_at, IncidentSupport.incident_id)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True, of=IncidentSupport)
-    ).all():
+    for row in _claim_due(
+        IncidentSupport, IncidentSupport.next_reminder_at, IncidentSupport.incident_id, now
+    ):
         done += _remind_support(row, now)
     db.session.flush()
     return done
+
+
+def _claim_due(model: type[T], due: Any, tie: Any, now: datetime) -> Sequence[T]:
+    """Rows whose reminder is due, claimed so that several sweepers never remind twice."""
+    return db.session.scalars(
+        sa.select(model)
+        .where(due <= now)
+        .order_by(due, tie)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=model)
+    ).all()
 
 
 def _remind_step(incident: Incident, now: datetime) -> int:

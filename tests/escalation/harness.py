@@ -52,6 +52,24 @@ FROM_NUMBER = "+447700900999"
 # repeats), so "quiescent" is well defined: every ladder exhausted and the outbox empty. A
 # manager gets the same words at executions 2 and 3, which is what makes reconciling a text
 # whose outcome is unknown by its body alone a trap.
+# The benchmarks' ladder: the worker and the managers at the due time, nothing after.
+MANAGERS_AT_DUE_POLICY = """
+[reminder]
+before = 0
+
+[overdue]
+steps = [
+  { after = 0, notify = ["practitioner"] },
+  { after = 0, notify = ["team_managers"] },
+]
+
+[panic]
+steps = [ { after = 0, notify = ["team_managers"] } ]
+
+[duress]
+steps = [ { after = 0, notify = ["team_managers"] } ]
+"""
+
 FINITE_POLICY = """
 [reminder]
 before = 0

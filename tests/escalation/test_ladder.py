@@ -21,21 +21,6 @@ from tests.escalation import helpers as h
 ACK_LINE = re.compile(r"Reply ACK ([A-Z0-9]+) to take charge$")
 
 
-@pytest.fixture
-def duty(app, clock, org):
-    return h.make_duty_officer(app, org, now=clock.now())
-
-
-@pytest.fixture
-def worker(as_user, org):
-    return as_user(org.practitioner)
-
-
-@pytest.fixture
-def boss(as_user, org):
-    return as_user(org.manager)
-
-
 def escalate_to(clock: Any, sweep: Any, due: Any, *minutes: int) -> None:
     """Sweep at each of these minutes after the due time (the ladder's checkpoints)."""
     for minute in minutes:

@@ -24,21 +24,6 @@ ID = re.compile(rb'"(id|alarm_id|visit_id)":\d+')
 CODE = re.compile(rb'"code":"[A-Z0-9]+"')
 
 
-@pytest.fixture
-def duty(app, clock, org):
-    return h.make_duty_officer(app, org, now=clock.now())
-
-
-@pytest.fixture
-def worker(as_user, org):
-    return as_user(org.practitioner)
-
-
-@pytest.fixture
-def boss(as_user, org):
-    return as_user(org.manager)
-
-
 def without_ids_and_times(raw: bytes) -> bytes:
     """The answer with ids, alarm codes and timestamps blanked, for comparing two visits."""
     return CODE.sub(b'"code":"*"', ID.sub(rb'"\1":0', TIMESTAMP.sub(b"T", raw)))
