@@ -37,7 +37,15 @@ def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: Zone
     step = policy.advance(ladder, alarm.executed_steps, alarm.origin_at, now)
     if step is None:
         due = policy.execution_due_at(ladder, alarm.executed_steps, alarm.origin_at)
-        if due is None or alarm.next_step_at is None or due <= alarm.next_step_at:
+        pulled_forward = (
+            # Only a dead number pulls a step forward, and only after a step has gone out: a new
+            # alarm's next_step_at is its origin, which is not a request to hurry.
+            alarm.executed_steps > 0
+            and due is not None
+            and alarm.next_step_at is not None
+            and alarm.next_step_at < due
+        )
+        if not pulled_forward:
             alarm.next_step_at = due  # not due yet (or the ladder is exhausted)
             return 0
         # next_step_at was pulled forward (the last contacts' numbers are dead): take the next

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from safetycheck.accounts.enums import Role
-from safetycheck.escalation.enums import AlarmKind, AlarmStatus
+from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
 from tests import factories
@@ -349,3 +349,20 @@ def test_a_report_from_a_visit_takes_its_address_and_household(as_user, org, clo
     assert incident["address"] == ADDRESS
     again = report(practitioner, clock, address="12 high st leeds ls1 4ap")
     assert again["household_id"] == incident["household_id"]
+
+
+def test_the_chase_of_an_unacknowledged_serious_incident_waits_for_its_ladder(
+    app, as_user, org, clock, sweep
+):
+    # The [incident] ladder's first step is 5 minutes after the report: the managers were texted
+    # at once by the report itself, and get a few minutes to acknowledge before the chase.
+    report(as_user(org.practitioner), clock, category="physical_assault")
+    sweep()
+    clock.advance(minutes=4, seconds=59)
+    sweep()
+    assert texts(app, purpose=MessagePurpose.ESCALATION) == []
+    clock.advance(seconds=1)
+    sweep()
+    chase = texts(app, to=org.manager, purpose=MessagePurpose.ESCALATION)
+    assert len(chase) == 1
+    assert "has not been acknowledged" in chase[0]
