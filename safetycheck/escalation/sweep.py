@@ -89,9 +89,9 @@ def run_sweep(app: Flask) -> SweepReport:
         begun = esc.now()
         _beat(begun, completed=False)
         parts: list[tuple[str, Callable[[], Any]]] = [
-            ("overdue", lambda: _repeat(lambda: mark_overdue_visits(esc, esc.now()), report, "overdue")),
-            ("reminders", lambda: _repeat(lambda: send_reminders(esc, esc.now()), report, "reminders")),
-            ("steps", lambda: _repeat(lambda: advance_due_alarms(esc, esc.now()), report, "steps")),
+            ("overdue", lambda: _repeat(lambda: mark_overdue_visits(esc, esc.now()), esc, report, "overdue")),
+            ("reminders", lambda: _repeat(lambda: send_reminders(esc, esc.now()), esc, report, "reminders")),
+            ("steps", lambda: _repeat(lambda: advance_due_alarms(esc, esc.now()), esc, report, "steps")),
         ]
         for name, task in registered_tasks().items():
             parts.append(
@@ -112,13 +112,16 @@ def run_sweep(app: Flask) -> SweepReport:
     return report
 
 
-def _repeat(claim_and_act: Callable[[], int], report: SweepReport, attr: str) -> None:
+def _repeat(claim_and_act: Callable[[], int], esc: Escalation, report: SweepReport, attr: str) -> None:
     for _ in range(MAX_BATCHES):
         done = claim_and_act()
         db.session.commit()
         setattr(report, attr, getattr(report, attr) + done)
         if done < BATCH:
             return
+        # A backlog (after an outage): send what this batch decided before deciding the next,
+        # so the first texts leave in seconds rather than after the whole backlog.
+        drain_outbox(esc, report)
 
 
 def _run_task(task: Callable[[datetime], int], esc: Escalation) -> int:
