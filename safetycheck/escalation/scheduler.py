@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.util import undefined
 from flask import Flask
 
 from safetycheck.escalation.sweep import run_sweep
@@ -23,12 +26,13 @@ log = logging.getLogger(__name__)
 JOB_ID = "escalation-sweep"
 
 
-def _add_sweep_job(scheduler: Any, app: Flask) -> None:
+def _add_sweep_job(scheduler: Any, app: Flask, first_run: datetime | None = None) -> None:
     scheduler.add_job(
         run_sweep,
         "interval",
         args=[app],
         id=JOB_ID,
+        next_run_time=first_run or undefined,
         seconds=app.config["SWEEP_INTERVAL_SECONDS"],
         max_instances=1,  # a slow sweep is not overlapped by the next one in this process
         coalesce=True,  # after a pause, run once, not once per missed interval
@@ -68,14 +72,26 @@ def worker_command() -> None:
     from flask import current_app
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    scheduler = BlockingScheduler(timezone="UTC")
-    _add_sweep_job(scheduler, app)
-    click.echo(f"sweeping every {app.config['SWEEP_INTERVAL_SECONDS']}s; Ctrl-C to stop")
-    run_sweep(app)  # at once: what fell due while nothing swept is done now
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        # Only note it: the sweep runs in the scheduler's thread and must not be interrupted.
+        log.info("signal %s: finishing the current sweep, then stopping", signum)
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    # The first sweep at once: what fell due while nothing swept is done now.
+    _add_sweep_job(scheduler, app, first_run=datetime.now(UTC))
+    scheduler.start()
+    click.echo(f"sweeping every {app.config['SWEEP_INTERVAL_SECONDS']}s; Ctrl-C or SIGTERM to stop")
+    while not stopping.wait(timeout=1):
         pass
+    # A deploy sends SIGTERM: let the sweep in progress finish its sends and records, so no text
+    # is left claimed but unrecorded (it would wait out the stale-claim threshold).
+    scheduler.shutdown(wait=True)
+    click.echo("worker stopped")
 
 
 @click.command("sweep")

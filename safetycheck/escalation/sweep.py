@@ -176,7 +176,7 @@ def send_reminders(esc: Escalation, now: datetime) -> int:
     ).all()
     for visit in visits:
         visit.reminded_at = now
-        if visit.checked_in_at > visit.due_at - before:
+        if visit.checked_in_at >= visit.due_at - before:
             continue  # a visit shorter than the reminder window needs no reminder
         practitioner = db.session.get(User, visit.practitioner_id)
         assert practitioner is not None

@@ -252,3 +252,19 @@ def test_a_worker_killed_at_random_moments_loses_nothing_and_repeats_nothing(wor
 
     print(f"random kills (seed {seed}): (delay, texts sent, backlog left) {kills}")
     assert_exactly_once(world, population, exhausted=True)
+
+
+def test_a_worker_stopped_with_sigterm_finishes_its_sweep_and_strands_nothing(world: World) -> None:
+    """A deploy stops workers with SIGTERM: the sweep in progress completes its sends and
+    records, so no text is left in `sending` for the stale-claim threshold to rescue."""
+    now = utcnow()
+    populate(world.app, visits_due=[now - timedelta(seconds=1)] * 20, panics_at=[], teams=2)
+    worker = world.sweepers.start("worker", name="worker-sigterm")
+    assert wait_until(lambda: len(world.fake.messages) > 0, timeout=15, interval=0.02), world.sweepers.logs()
+    assert world.sweepers.stop(worker, signal.SIGTERM, timeout=15) == 0, world.sweepers.logs()
+    with world.app.app_context():
+        sending = db.session.scalar(
+            sa.select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sending")
+        )
+    assert sending == 0
+    assert "worker stopped" in world.sweepers.logs()
