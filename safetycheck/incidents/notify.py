@@ -83,6 +83,12 @@ def reported(incident: Incident, people: Iterable[User], *, now: datetime, serio
     return _send(f"incident:{incident.id}:reported", people, reported_text(incident, serious=serious), now)
 
 
+def became_serious(incident: Incident, people: Iterable[User], *, now: datetime) -> int:
+    """A report corrected to a serious category: tell everyone who must hear of a serious one."""
+    body = reported_text(incident, serious=True)
+    return _send(f"incident:{incident.id}:became_serious", people, body, now)
+
+
 STEP_WORDS = {
     "draft": "is a draft waiting for you to confirm it",
     "reported": "is waiting to be acknowledged",

@@ -251,6 +251,7 @@ def update_details(actor: User, incident: Incident, changes: dict[str, Any], *, 
         )
     if "occurred_at" in changes:
         _check_when(changes["occurred_at"], now)
+    was_serious = workflow.is_serious(incident)
     flags = {"near_miss": incident.near_miss, "harmed": incident.harmed}
     flags.update({k: v for k, v in changes.items() if k in flags})
     if flags["near_miss"] is not None and flags["harmed"] is not None:
@@ -277,6 +278,12 @@ def update_details(actor: User, incident: Incident, changes: dict[str, Any], *, 
         )
     db.session.flush()
     timeline.record("incident", incident.id, "details_updated", at=now, actor_id=actor.id, changes=diff)
+    if not was_serious and workflow.is_serious(incident) and incident.status == IncidentStatus.REPORTED:
+        # Corrected to an assault, a weapon, a sexual incident or being held before anyone
+        # acknowledged it: on-call hears of it and the chase starts, as if reported so.
+        people = _managers(incident) + account_service.on_call_users()
+        notify.became_serious(incident, [p for p in people if p.id != incident.reporter_id], now=now)
+        _chase(incident, now=now)
     return incident
 
 
@@ -305,18 +312,23 @@ def _open(incident: Incident, *, now: datetime, chase: bool) -> None:
         people = [u for u in account_service.on_call_users() if u.id != incident.reporter_id]
     notify.reported(incident, people, now=now, serious=serious)
     if serious and chase:
-        alarm_service.raise_alarm(
-            kind=AlarmKind.INCIDENT,
-            practitioner=incident.reporter,
-            now=now,
-            visit_id=incident.visit_id,
-            incident_id=incident.id,
-            message=f"Incident {incident.id}: {IncidentCategory(incident.category).plain} reported"[:500],
-            dedupe_key=f"incident:{incident.id}",
-            actor_id=incident.reporter_id,
-        )
-        # Watch the alarm: a manager who replies ACK to its text acknowledges the incident.
-        incident.next_reminder_at = now + workflow.ALARM_SYNC_EVERY
+        _chase(incident, now=now)
+
+
+def _chase(incident: Incident, *, now: datetime) -> None:
+    """Raise the alarm the sweep chases until a manager acknowledges the incident."""
+    alarm_service.raise_alarm(
+        kind=AlarmKind.INCIDENT,
+        practitioner=incident.reporter,
+        now=now,
+        visit_id=incident.visit_id,
+        incident_id=incident.id,
+        message=f"Incident {incident.id}: {IncidentCategory(incident.category).plain} reported"[:500],
+        dedupe_key=f"incident:{incident.id}",
+        actor_id=incident.reporter_id,
+    )
+    # Watch the alarm: a manager who replies ACK to its text acknowledges the incident.
+    incident.next_reminder_at = now + workflow.ALARM_SYNC_EVERY
 
 
 def _managers(incident: Incident) -> list[User]:

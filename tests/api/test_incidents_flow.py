@@ -366,3 +366,28 @@ def test_the_chase_of_an_unacknowledged_serious_incident_waits_for_its_ladder(
     chase = texts(app, to=org.manager, purpose=MessagePurpose.ESCALATION)
     assert len(chase) == 1
     assert "has not been acknowledged" in chase[0]
+
+
+def test_a_report_corrected_to_a_serious_category_is_escalated_like_one(app, as_user, org, clock, sweep):
+    with app.app_context():
+        duty = factories.make_user(now=clock.now(), role=Role.MANAGER, team=org.other_team, on_call=True)
+        factories.loaded(duty)
+    reporter = as_user(org.practitioner)
+    incident_id = report(reporter, clock, category="threat")["id"]
+    assert texts(app, to=duty) == []
+    with app.app_context():
+        assert db.session.scalar(db.select(Alarm).where(Alarm.incident_id == incident_id)) is None
+
+    corrected = reporter.patch(f"/api/v1/incidents/{incident_id}", json={"category": "physical_assault"})
+    assert corrected.status_code == 200, corrected.get_json()
+    [to_duty] = texts(app, to=duty)
+    assert "SERIOUS INCIDENT" in to_duty
+    with app.app_context():
+        alarm = db.session.scalar(db.select(Alarm).where(Alarm.incident_id == incident_id))
+        assert (alarm.kind, alarm.status) == (AlarmKind.INCIDENT, AlarmStatus.OPEN)
+    clock.advance(minutes=5)
+    sweep()
+    assert any(
+        "has not been acknowledged" in t
+        for t in texts(app, to=org.manager, purpose=MessagePurpose.ESCALATION)
+    )
