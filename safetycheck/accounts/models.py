@@ -8,10 +8,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.enums import Role
-from safetycheck.extensions import db
+from safetycheck.extensions import Model
 
 
-class Team(db.Model):
+class Team(Model):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -19,7 +19,7 @@ class Team(db.Model):
     created_at: Mapped[datetime]
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,7 +45,7 @@ class User(db.Model):
     team: Mapped[Team | None] = relationship()
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """An opaque bearer token; only its SHA-256 is stored, so a database leak leaks no logins."""
 
     __tablename__ = "api_tokens"

@@ -9,14 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.models import User
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
-from safetycheck.extensions import db
+from safetycheck.extensions import Model
 
 
 def _enum(enum_cls: type, length: int = 20) -> sa.Enum:
     return sa.Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
-class Alarm(db.Model):
+class Alarm(Model):
     """Something that needs a person to take charge, and where its ladder has got to."""
 
     __tablename__ = "alarms"
@@ -63,7 +63,7 @@ class Alarm(db.Model):
     practitioner: Mapped[User] = relationship(foreign_keys=[practitioner_id])
 
 
-class AlarmRecipient(db.Model):
+class AlarmRecipient(Model):
     """Who has been texted about an alarm: they may acknowledge it and are told when it ends."""
 
     __tablename__ = "alarm_recipients"
@@ -75,7 +75,7 @@ class AlarmRecipient(db.Model):
     first_notified_at: Mapped[datetime]
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One text to one phone, written in the transaction that decided it and sent afterwards."""
 
     __tablename__ = "sms_outbox"
@@ -107,7 +107,7 @@ class OutboxMessage(db.Model):
     status_updated_at: Mapped[datetime | None]
 
 
-class InboundSms(db.Model):
+class InboundSms(Model):
     """Every text received, once per Twilio MessageSid (Twilio retries webhooks)."""
 
     __tablename__ = "sms_inbound"
@@ -123,7 +123,7 @@ class InboundSms(db.Model):
     reply: Mapped[str | None] = mapped_column(sa.String(1600))
 
 
-class SweepHeartbeat(db.Model):
+class SweepHeartbeat(Model):
     """The last sweep of each process; /readyz reads the newest from the database."""
 
     __tablename__ = "sweep_heartbeats"

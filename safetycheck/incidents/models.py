@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.models import User
-from safetycheck.extensions import db
+from safetycheck.extensions import Model
 from safetycheck.incidents.enums import (
     ActionStatus,
     DebriefResponse,
@@ -32,7 +32,7 @@ def _enum(enum_cls: type, length: int = 30) -> sa.Enum:
     return sa.Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
-class Household(db.Model):
+class Household(Model):
     """A home, known by the normalised key of its address (see `addresses.normalise_address`)."""
 
     __tablename__ = "households"
@@ -44,7 +44,7 @@ class Household(db.Model):
     created_at: Mapped[datetime]
 
 
-class VisitHousehold(db.Model):
+class VisitHousehold(Model):
     """Which household a visit was at: the exposure for repeat-address figures."""
 
     __tablename__ = "visit_households"
@@ -54,7 +54,7 @@ class VisitHousehold(db.Model):
     linked_at: Mapped[datetime]
 
 
-class Incident(db.Model):
+class Incident(Model):
     __tablename__ = "incidents"
     __table_args__ = (
         # The register's common shapes: everything by date (leads), a team by date (managers),
@@ -120,7 +120,7 @@ class Incident(db.Model):
     support: Mapped[IncidentSupport | None] = relationship(lazy="selectin")
 
 
-class IncidentRiddor(db.Model):
+class IncidentRiddor(Model):
     """The RIDDOR track: the screen's inputs, its classification and the HSE submission."""
 
     __tablename__ = "incident_riddor"
@@ -144,7 +144,7 @@ class IncidentRiddor(db.Model):
     updated_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
-class IncidentSupport(db.Model):
+class IncidentSupport(Model):
     """The support track: welfare check, debrief, referrals and follow-ups; the worker sees it."""
 
     __tablename__ = "incident_support"
@@ -167,7 +167,7 @@ class IncidentSupport(db.Model):
     next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
-class IncidentAction(db.Model):
+class IncidentAction(Model):
     """Something to be done because of an incident, by someone, by a date."""
 
     __tablename__ = "incident_actions"
@@ -186,7 +186,7 @@ class IncidentAction(db.Model):
     next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
-class Marker(db.Model):
+class Marker(Model):
     """A warning on a household, with the controls agreed; shown and enforced at check-in."""
 
     __tablename__ = "markers"
@@ -213,7 +213,7 @@ class Marker(db.Model):
     household: Mapped[Household] = relationship(lazy="joined")
 
 
-class MarkerEvidence(db.Model):
+class MarkerEvidence(Model):
     """The incidents a marker rests on: a marker is only ever justified by reported incidents."""
 
     __tablename__ = "marker_evidence"

@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safetycheck.extensions import db
+from safetycheck.extensions import Model
 
 
-class TimelineEntry(db.Model):
+class TimelineEntry(Model):
     __tablename__ = "timeline_entries"
     __table_args__ = (sa.Index("ix_timeline_subject", "subject_type", "subject_id", "id"),)
 

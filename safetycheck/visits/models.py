@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.models import User
-from safetycheck.extensions import db
+from safetycheck.extensions import Model
 from safetycheck.visits.enums import CheckoutOutcome, VisitStatus
 
 
@@ -17,7 +17,7 @@ def _enum(enum_cls: type) -> sa.Enum:
     return sa.Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
-class Visit(db.Model):
+class Visit(Model):
     __tablename__ = "visits"
     __table_args__ = (
         # At most one current visit per practitioner, enforced by the database so that two
