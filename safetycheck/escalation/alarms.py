@@ -63,7 +63,7 @@ class Acknowledgement:
     first: bool  # False: someone else had already taken charge (alarm.acknowledged_by)
 
 
-def visible_alarms(user: User) -> sa.Select[tuple[Alarm]]:
+def visible_alarms(user: User) -> sa.Select[Alarm]:
     """Alarms in reach: a manager's team, everything for leads and admins; a practitioner their own
     non-duress alarms (a duress alarm is never shown to the person it concerns)."""
     query = sa.select(Alarm)

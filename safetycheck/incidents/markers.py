@@ -72,7 +72,7 @@ def warning(marker: Marker) -> dict[str, Any]:
     }
 
 
-def visible_markers(user: User) -> sa.Select[tuple[Marker]]:
+def visible_markers(user: User) -> sa.Select[Marker]:
     """Leads and admins see every marker, managers their team's; practitioners see warnings only."""
     query = sa.select(Marker)
     if user.role in (Role.HS_LEAD, Role.ADMIN):
@@ -92,7 +92,7 @@ def get_marker(user: User, marker_id: int, *, for_update: bool = False) -> Marke
     return marker
 
 
-def due_for_review(query: sa.Select[tuple[Marker]], *, now: datetime) -> sa.Select[tuple[Marker]]:
+def due_for_review(query: sa.Select[Marker], *, now: datetime) -> sa.Select[Marker]:
     return query.where(Marker.status == MarkerStatus.ACTIVE, Marker.review_at <= now + REVIEW_NOTICE)
 
 

@@ -15,7 +15,7 @@ from safetycheck.extensions import db
 from safetycheck.incidents.models import Incident
 
 
-def visible_incidents(user: User) -> sa.Select[tuple[Incident]]:
+def visible_incidents(user: User) -> sa.Select[Incident]:
     query = sa.select(Incident)
     return query.where(reach_clause(user))
 

@@ -83,7 +83,7 @@ def ordered(query: sa.Select[Any], sort: str | None) -> sa.Select[Any]:
     return query.order_by(key, tiebreak)
 
 
-def register_query(user: User, filters: Mapping[str, Any]) -> sa.Select[tuple[Incident]]:
+def register_query(user: User, filters: Mapping[str, Any]) -> sa.Select[Incident]:
     return ordered(filtered(sa.select(Incident), user, filters), filters.get("sort"))
 
 

@@ -41,7 +41,7 @@ class CheckOut:
     duress: bool  # never shown to the practitioner; the API answers exactly as for a safe check-out
 
 
-def visible_visits(user: User) -> sa.Select[tuple[Visit]]:
+def visible_visits(user: User) -> sa.Select[Visit]:
     """Visits in the user's reach: practitioners their own, managers their team, leads and admins all."""
     query = sa.select(Visit)
     if user.role == Role.PRACTITIONER:
