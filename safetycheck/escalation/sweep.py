@@ -94,9 +94,7 @@ def run_sweep(app: Flask) -> SweepReport:
             ("steps", lambda: _repeat(lambda: advance_due_alarms(esc, esc.now()), esc, report, "steps")),
         ]
         for name, task in registered_tasks().items():
-            parts.append(
-                (name, lambda name=name, task=task: report.tasks.__setitem__(name, _run_task(task, esc)))
-            )
+            parts.append((name, _task_part(name, task, esc, report)))
         parts.append(("outbox", lambda: drain_outbox(esc, report)))
         for name, part in parts:
             try:
@@ -122,6 +120,17 @@ def _repeat(claim_and_act: Callable[[], int], esc: Escalation, report: SweepRepo
         # A backlog (after an outage): send what this batch decided before deciding the next,
         # so the first texts leave in seconds rather than after the whole backlog.
         drain_outbox(esc, report)
+
+
+def _task_part(
+    name: str, task: Callable[[datetime], int], esc: Escalation, report: SweepReport
+) -> Callable[[], None]:
+    """A registered task as a sweep part, bound to this `name` and `task` (not the loop's last)."""
+
+    def part() -> None:
+        report.tasks[name] = _run_task(task, esc)
+
+    return part
 
 
 def _run_task(task: Callable[[datetime], int], esc: Escalation) -> int:
