@@ -192,7 +192,7 @@ def _teams(user: User, team_id: int | None) -> list[Team]:
 
 def _team_counts(
     incidents: list[sa.ColumnElement[bool]], visits: list[sa.ColumnElement[bool]]
-) -> tuple[dict[int | None, Any], dict[int | None, int]]:
+) -> tuple[dict[int | None, Any], dict[int, int]]:
     counted = {
         row[0]: row
         for row in db.session.execute(
@@ -209,9 +209,7 @@ def _team_counts(
     return counted, exposure
 
 
-def _by_team(
-    teams: list[Team], counts: tuple[dict[int | None, Any], dict[int | None, int]]
-) -> list[dict[str, Any]]:
+def _by_team(teams: list[Team], counts: tuple[dict[int | None, Any], dict[int, int]]) -> list[dict[str, Any]]:
     counted, exposure = counts
     result = []
     for team in teams:
@@ -231,7 +229,7 @@ def _by_team(
 
 
 def _silent_teams(
-    teams: list[Team], counts: tuple[dict[int | None, Any], dict[int | None, int]], min_visits: int
+    teams: list[Team], counts: tuple[dict[int | None, Any], dict[int, int]], min_visits: int
 ) -> list[dict[str, Any]]:
     """Teams that visit a lot and report nothing: under-reporting, rarely a safe patch."""
     counted, exposure = counts
@@ -281,7 +279,8 @@ def _repeat_households(incidents: list[sa.ColumnElement[bool]], now: datetime) -
         .order_by(count.desc(), Incident.household_id)
         .limit(LIST_LIMIT)
     ).all()
-    in_force = dict(
+    # Looked up by Incident.household_id (int | None to the type checker; never None after the join).
+    in_force: dict[int | None, int] = dict(
         db.session.execute(
             sa.select(Marker.household_id, sa.func.count())
             .where(
@@ -383,6 +382,7 @@ def _overdue(user: User, team_id: int | None, now: datetime) -> dict[str, Any]:
                 "overdue_hours": round((now - due_at).total_seconds() / 3600, 1),
             }
             for incident_id, status, due_at in steps
+            if due_at is not None  # always: `step_due_at < now` excludes NULL
         ],
     }
 
