@@ -18,7 +18,7 @@ from safetycheck.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def clock() -> Clock:

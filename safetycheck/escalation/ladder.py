@@ -48,6 +48,7 @@ def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: Zone
         if not pulled_forward:
             alarm.next_step_at = due  # not due yet (or the ladder is exhausted)
             return 0
+        assert due is not None  # pulled_forward requires it
         # next_step_at was pulled forward (the last contacts' numbers are dead): take the next
         # step now, as if its time had come.
         step = policy.advance(ladder, alarm.executed_steps, alarm.origin_at, due)
@@ -163,7 +164,9 @@ def _body(
     if (
         visit is not None
         and visit.last_lat is not None
-        and (located is None or visit.last_located_at > located)
+        # last_located_at is written with last_lat (visits.service._set_location); a position
+        # without its time cannot be shown to be newer, so the alarm's own is kept then.
+        and (located is None or (visit.last_located_at is not None and visit.last_located_at > located))
     ):
         lat, lon, located = visit.last_lat, visit.last_lon, visit.last_located_at
     return texts.escalation(

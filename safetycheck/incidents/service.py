@@ -317,6 +317,8 @@ def _open(incident: Incident, *, now: datetime, chase: bool) -> None:
 
 def _chase(incident: Incident, *, now: datetime) -> None:
     """Raise the alarm the sweep chases until a manager acknowledges the incident."""
+    # Only serious incidents are chased, and a serious one has a (serious) category.
+    assert incident.category is not None
     alarm_service.raise_alarm(
         kind=AlarmKind.INCIDENT,
         practitioner=incident.reporter,
