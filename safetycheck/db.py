@@ -72,6 +72,14 @@ class Base(DeclarativeBase):
     )
 
 
+def str_enum(enum_cls: type, length: int = 20) -> sa.Enum:
+    """A StrEnum column stored as its values (`"overdue"`, not `"OVERDUE"`), as a checked string.
+
+    Not a native PostgreSQL enum: adding a value is then a migration of a CHECK, not of a type.
+    """
+    return sa.Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the `postgres://` and `postgresql://` URLs managed databases hand out; use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):

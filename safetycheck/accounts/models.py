@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.enums import Role
+from safetycheck.db import str_enum
 from safetycheck.extensions import Model
 
 
@@ -26,9 +27,7 @@ class User(Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     phone: Mapped[str] = mapped_column(sa.String(20), index=True)
-    role: Mapped[Role] = mapped_column(
-        sa.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role))
     team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     duress_pin_hash: Mapped[str | None] = mapped_column(sa.String(255))

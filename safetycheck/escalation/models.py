@@ -8,12 +8,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.models import User
+from safetycheck.db import str_enum
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
 from safetycheck.extensions import Model
-
-
-def _enum(enum_cls: type, length: int = 20) -> sa.Enum:
-    return sa.Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class Alarm(Model):
@@ -26,8 +23,8 @@ class Alarm(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[AlarmKind] = mapped_column(_enum(AlarmKind))
-    status: Mapped[AlarmStatus] = mapped_column(_enum(AlarmStatus), default=AlarmStatus.OPEN)
+    kind: Mapped[AlarmKind] = mapped_column(str_enum(AlarmKind))
+    status: Mapped[AlarmStatus] = mapped_column(str_enum(AlarmStatus), default=AlarmStatus.OPEN)
     # The short code people reply with (ACK K7Q2); unique for ever, so an old code never
     # acknowledges a new alarm.
     code: Mapped[str] = mapped_column(sa.String(8), unique=True)
@@ -85,14 +82,14 @@ class OutboxMessage(Model):
     # Exactly-once backstop: e.g. "alarm:12:exec:3:user:5". A second sweeper deciding the same
     # step would violate it and roll back.
     dedupe_key: Mapped[str] = mapped_column(sa.String(160), unique=True)
-    purpose: Mapped[MessagePurpose] = mapped_column(_enum(MessagePurpose))
+    purpose: Mapped[MessagePurpose] = mapped_column(str_enum(MessagePurpose))
     to_phone: Mapped[str] = mapped_column(sa.String(20), index=True)
     recipient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"), index=True)
     alarm_id: Mapped[int | None] = mapped_column(sa.ForeignKey("alarms.id"), index=True)
     visit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("visits.id"))
     step_execution: Mapped[int | None]
     body: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus), default=OutboxStatus.PENDING)
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")

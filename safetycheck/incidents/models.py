@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.models import User
+from safetycheck.db import str_enum
 from safetycheck.extensions import Model
 from safetycheck.incidents.enums import (
     ActionStatus,
@@ -26,10 +27,6 @@ from safetycheck.incidents.enums import (
     RiddorState,
 )
 from safetycheck.incidents.riddor import RiddorClass
-
-
-def _enum(enum_cls: type, length: int = 30) -> sa.Enum:
-    return sa.Enum(enum_cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 
 class Household(Model):
@@ -66,12 +63,12 @@ class Incident(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[IncidentStatus] = mapped_column(_enum(IncidentStatus))
+    status: Mapped[IncidentStatus] = mapped_column(str_enum(IncidentStatus, 30))
     # Category, description and the two flags are empty only on a draft opened from an alarm.
-    category: Mapped[IncidentCategory | None] = mapped_column(_enum(IncidentCategory))
+    category: Mapped[IncidentCategory | None] = mapped_column(str_enum(IncidentCategory, 30))
     description: Mapped[str | None] = mapped_column(sa.Text)
     near_miss: Mapped[bool | None]
-    near_miss_kind: Mapped[NearMissKind | None] = mapped_column(_enum(NearMissKind))
+    near_miss_kind: Mapped[NearMissKind | None] = mapped_column(str_enum(NearMissKind, 30))
     harmed: Mapped[bool | None]
     occurred_at: Mapped[datetime]
     created_at: Mapped[datetime]
@@ -97,23 +94,23 @@ class Incident(Model):
     step_due_at: Mapped[datetime | None]
     next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
     # Where information_required returns to once the reporter answers.
-    resume_status: Mapped[IncidentStatus | None] = mapped_column(_enum(IncidentStatus))
+    resume_status: Mapped[IncidentStatus | None] = mapped_column(str_enum(IncidentStatus, 30))
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     triaged_at: Mapped[datetime | None]
     triaged_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    harm: Mapped[Harm | None] = mapped_column(_enum(Harm))
+    harm: Mapped[Harm | None] = mapped_column(str_enum(Harm, 30))
     consequence: Mapped[int | None]
     likelihood: Mapped[int | None]
     risk_score: Mapped[int | None]
-    investigation_level: Mapped[InvestigationLevel | None] = mapped_column(_enum(InvestigationLevel))
+    investigation_level: Mapped[InvestigationLevel | None] = mapped_column(str_enum(InvestigationLevel, 30))
     feedback: Mapped[str | None] = mapped_column(sa.Text)
     feedback_at: Mapped[datetime | None]
     feedback_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     reopened_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    riddor_state: Mapped[RiddorState | None] = mapped_column(_enum(RiddorState))  # None: not screened
+    riddor_state: Mapped[RiddorState | None] = mapped_column(str_enum(RiddorState, 30))  # None: not screened
 
     reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="joined")
     riddor: Mapped[IncidentRiddor | None] = relationship(lazy="selectin")
@@ -132,7 +129,7 @@ class IncidentRiddor(Model):
     # None: not known yet. True with no first_day_back: still unable to do their normal work.
     incapacitated: Mapped[bool | None]
     first_day_back: Mapped[date | None]
-    classification: Mapped[RiddorClass] = mapped_column(_enum(RiddorClass))
+    classification: Mapped[RiddorClass] = mapped_column(str_enum(RiddorClass, 30))
     report_by: Mapped[date | None]
     reason: Mapped[str] = mapped_column(sa.String(300))
     # For a worker still off: when the count next changes the answer (the over-7 decisive day).
@@ -155,7 +152,7 @@ class IncidentSupport(Model):
     welfare_check_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     debrief_offered_at: Mapped[datetime | None]
     debrief_offered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    debrief_response: Mapped[DebriefResponse | None] = mapped_column(_enum(DebriefResponse))
+    debrief_response: Mapped[DebriefResponse | None] = mapped_column(str_enum(DebriefResponse, 30))
     debrief_responded_at: Mapped[datetime | None]
     referrals: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     follow_up_2w_due_at: Mapped[datetime | None]
@@ -177,7 +174,7 @@ class IncidentAction(Model):
     title: Mapped[str] = mapped_column(sa.String(300))
     owner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     due_at: Mapped[datetime]
-    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus), default=ActionStatus.OPEN)
+    status: Mapped[ActionStatus] = mapped_column(str_enum(ActionStatus, 30), default=ActionStatus.OPEN)
     created_at: Mapped[datetime]
     created_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     completed_at: Mapped[datetime | None]
@@ -194,7 +191,7 @@ class Marker(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(sa.ForeignKey("households.id"), index=True)
-    status: Mapped[MarkerStatus] = mapped_column(_enum(MarkerStatus))
+    status: Mapped[MarkerStatus] = mapped_column(str_enum(MarkerStatus, 30))
     reason: Mapped[str] = mapped_column(sa.Text)  # factual wording, shown at check-in
     controls: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)  # the owners

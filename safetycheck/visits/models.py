@@ -9,12 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safetycheck.accounts.models import User
+from safetycheck.db import str_enum
 from safetycheck.extensions import Model
 from safetycheck.visits.enums import CheckoutOutcome, VisitStatus
-
-
-def _enum(enum_cls: type) -> sa.Enum:
-    return sa.Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class Visit(Model):
@@ -37,7 +34,7 @@ class Visit(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     practitioner_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     team_id: Mapped[int] = mapped_column(sa.ForeignKey("teams.id"), index=True)
-    status: Mapped[VisitStatus] = mapped_column(_enum(VisitStatus), default=VisitStatus.ACTIVE)
+    status: Mapped[VisitStatus] = mapped_column(str_enum(VisitStatus), default=VisitStatus.ACTIVE)
     address: Mapped[str] = mapped_column(sa.String(500))
     case_ref: Mapped[str | None] = mapped_column(sa.String(64))
     companion_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -47,7 +44,7 @@ class Visit(Model):
     checked_out_at: Mapped[datetime | None]
     # When the before-due reminder for the current due time was texted; cleared by an extension.
     reminded_at: Mapped[datetime | None]
-    outcome: Mapped[CheckoutOutcome | None] = mapped_column(_enum(CheckoutOutcome))
+    outcome: Mapped[CheckoutOutcome | None] = mapped_column(str_enum(CheckoutOutcome))
     # Warnings shown at check-in (household markers), kept as shown for the record.
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
