@@ -34,17 +34,13 @@ from tests.escalation.harness import (
     MANAGERS_AT_DUE_POLICY as POLICY,
 )
 from tests.escalation.harness import (
-    Sweepers,
     heartbeat,
     instance_of,
-    open_app,
     populate,
-    scratch_database,
     utcnow,
     wait_until,
-    write_policy,
+    worker_world,
 )
-from tests.fake_twilio import FakeTwilio
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -68,15 +64,10 @@ def main() -> int:
     account_secrets.use_fast_hashing_for_tests()
 
     with tempfile.TemporaryDirectory(prefix="latency-") as tmp:
-        directory = Path(tmp)
-        policy_path = write_policy(directory, POLICY)
-        with (
-            FakeTwilio() as fake,
-            scratch_database(args.database_url, directory, "bench_latency") as url,
-            open_app(url, policy_path) as app,
-            Sweepers(
-                url=url, fake=fake, policy_path=policy_path, directory=directory, interval=args.interval
-            ) as sweepers,
+        with worker_world(args.database_url, Path(tmp), "bench_latency", POLICY, interval=args.interval) as (
+            fake,
+            app,
+            sweepers,
         ):
             worker = sweepers.start("worker", name="worker")
             if not wait_until(lambda: heartbeat(app, instance_of(worker)) is not None, timeout=60):

@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 import time
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,19 +35,15 @@ from tests.escalation.harness import (
     MANAGERS_AT_DUE_POLICY as POLICY,
 )
 from tests.escalation.harness import (
-    Sweepers,
     backlog,
     check_exactly_once,
     heartbeat,
     instance_of,
-    open_app,
     populate,
-    scratch_database,
     utcnow,
     wait_until,
-    write_policy,
+    worker_world,
 )
-from tests.fake_twilio import FakeTwilio
 
 
 def main() -> int:
@@ -61,16 +58,9 @@ def main() -> int:
     account_secrets.use_fast_hashing_for_tests()
 
     with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
-        directory = Path(tmp)
-        policy_path = write_policy(directory, POLICY)
-        with (
-            FakeTwilio() as fake,
-            scratch_database(args.database_url, directory, "bench_throughput") as url,
-            open_app(url, policy_path) as app,
-            Sweepers(
-                url=url, fake=fake, policy_path=policy_path, directory=directory, interval=args.interval
-            ) as sweepers,
-        ):
+        with worker_world(
+            args.database_url, Path(tmp), "bench_throughput", POLICY, interval=args.interval
+        ) as (fake, app, sweepers):
             workers = [sweepers.start("worker", name=f"worker-{i}") for i in range(args.workers)]
             up = wait_until(
                 lambda: all(heartbeat(app, instance_of(w)) is not None for w in workers), timeout=120
@@ -96,7 +86,11 @@ def main() -> int:
             last = max(m.received_at for m in fake.messages)
             first = min(m.received_at for m in fake.messages)
             verdict = check_exactly_once(
-                app, fake, rules=policy.load_policy(policy_path), population=population, exhausted=True
+                app,
+                fake,
+                rules=policy.parse_policy(tomllib.loads(POLICY), "benchmark policy"),
+                population=population,
+                exhausted=True,
             )
 
     elapsed = (last - committed).total_seconds()

@@ -394,6 +394,23 @@ class Sweepers:
         self.close()
 
 
+@contextmanager
+def worker_world(
+    database_url: str | None, directory: Path, name: str, policy_text: str, *, interval: float
+) -> Iterator[tuple[FakeTwilio, Flask, Sweepers]]:
+    """A fake Twilio, a scratch database, the app on it and a launcher for worker processes."""
+    policy_path = write_policy(directory, policy_text)
+    with (
+        FakeTwilio() as fake,
+        scratch_database(database_url, directory, name) as url,
+        open_app(url, policy_path) as app,
+        Sweepers(
+            url=url, fake=fake, policy_path=policy_path, directory=directory, interval=interval
+        ) as sweepers,
+    ):
+        yield fake, app, sweepers
+
+
 def instance_of(proc: subprocess.Popen[bytes]) -> str:
     """The heartbeat key a sweep process writes (`safetycheck.escalation.sweep.INSTANCE`)."""
     return f"{socket.gethostname()}:{proc.pid}"
