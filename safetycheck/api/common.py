@@ -24,6 +24,15 @@ class LocationSchema(StrictSchema):
     accuracy_m = fields.Float(validate=validate.Range(min=0), allow_nan=False, allow_none=True)
 
 
+class TimelineEntrySchema(ma.Schema):
+    """One entry of a visit's, alarm's or incident's append-only timeline."""
+
+    event = fields.String()
+    at = fields.AwareDateTime()
+    actor_id = fields.Integer(allow_none=True)
+    details = fields.Dict()
+
+
 class PageArgsSchema(ma.Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

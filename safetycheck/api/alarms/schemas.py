@@ -5,7 +5,13 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from safetycheck.api.common import LocationSchema, PageArgsSchema, PageSchema, StrictSchema
+from safetycheck.api.common import (
+    LocationSchema,
+    PageArgsSchema,
+    PageSchema,
+    StrictSchema,
+    TimelineEntrySchema,
+)
 from safetycheck.escalation.enums import RESOLVABLE_BY_PEOPLE, AlarmKind, AlarmStatus
 
 
@@ -67,15 +73,8 @@ class AlarmTextSchema(ma.Schema):
     sent_at = fields.AwareDateTime(allow_none=True)
 
 
-class AlarmTimelineEntrySchema(ma.Schema):
-    event = fields.String()
-    at = fields.AwareDateTime()
-    actor_id = fields.Integer(allow_none=True)
-    details = fields.Dict()
-
-
 class AlarmDetailSchema(AlarmSchema):
     """An alarm with its timeline and every text sent for it."""
 
-    timeline = fields.List(fields.Nested(AlarmTimelineEntrySchema))
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
     texts = fields.List(fields.Nested(AlarmTextSchema))

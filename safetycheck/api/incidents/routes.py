@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from safetycheck.accounts.enums import Role
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import paginate
+from safetycheck.api.common import TimelineEntrySchema, paginate
 from safetycheck.api.incidents.schemas import (
     ActionSchema,
     ExportArgsSchema,
@@ -25,7 +25,6 @@ from safetycheck.api.incidents.schemas import (
     SummaryArgsSchema,
     SupportSchema,
 )
-from safetycheck.api.visits.schemas import TimelineEntrySchema
 from safetycheck.extensions import db
 from safetycheck.incidents import actions as action_service
 from safetycheck.incidents import markers as marker_service

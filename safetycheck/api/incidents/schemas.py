@@ -7,8 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema
-from safetycheck.api.visits.schemas import TimelineEntrySchema
+from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema, TimelineEntrySchema
 from safetycheck.incidents.enums import (
     DebriefResponse,
     Harm,

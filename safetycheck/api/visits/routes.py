@@ -10,9 +10,8 @@ from flask_smorest import Blueprint
 from safetycheck.accounts.enums import Role
 from safetycheck.api.alarms.schemas import AlarmSchema
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import LocationSchema, paginate
+from safetycheck.api.common import LocationSchema, TimelineEntrySchema, paginate
 from safetycheck.api.visits.schemas import (
-    TimelineEntrySchema,
     VisitCheckoutSchema,
     VisitCreateSchema,
     VisitDetailSchema,

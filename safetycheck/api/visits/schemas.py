@@ -7,7 +7,13 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from safetycheck.api.common import LocationSchema, PageArgsSchema, PageSchema, StrictSchema
+from safetycheck.api.common import (
+    LocationSchema,
+    PageArgsSchema,
+    PageSchema,
+    StrictSchema,
+    TimelineEntrySchema,
+)
 from safetycheck.visits.enums import CheckoutOutcome, VisitStatus
 
 
@@ -55,13 +61,6 @@ class LastLocationSchema(ma.Schema):
     lon = fields.Float()
     accuracy_m = fields.Float(allow_none=True)
     at = fields.AwareDateTime()
-
-
-class TimelineEntrySchema(ma.Schema):
-    event = fields.String()
-    at = fields.AwareDateTime()
-    actor_id = fields.Integer(allow_none=True)
-    details = fields.Dict()
 
 
 class VisitSchema(ma.Schema):
