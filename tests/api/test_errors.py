@@ -77,6 +77,43 @@ def test_malformed_json_is_an_error_in_the_json_shape(as_user, org, app, data) -
     assert count(app, Visit) == 0
 
 
+# --- a unique key taken by a request that committed first --------------------------------------
+
+
+@pytest.fixture
+def racing_app(base_config: dict[str, Any]) -> Flask:
+    """A fresh app with routes that break a unique key and a NOT NULL rule, as a race and a bug would."""
+    app = create_app({**base_config, "TESTING": False}, clock=FrozenClock())
+
+    @app.get("/duplicate-team")
+    def duplicate_team() -> Any:
+        for _ in range(2):
+            db.session.add(Team(name="racing team", created_at=FrozenClock().now()))
+            db.session.flush()
+        return {}
+
+    @app.get("/nameless-team")
+    def nameless_team() -> Any:
+        db.session.add(Team(name=None, created_at=FrozenClock().now()))
+        db.session.flush()
+        return {}
+
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_unique_key_taken_at_the_same_moment_is_409_not_500(racing_app) -> None:
+    body = assert_error(racing_app.test_client().get("/duplicate-team"), 409)
+    assert "try again" in body["message"]
+    with racing_app.app_context():
+        assert db.session.scalar(sa.select(Team.id).where(Team.name == "racing team")) is None
+
+
+def test_other_integrity_errors_are_still_500(racing_app) -> None:
+    assert_error(racing_app.test_client().get("/nameless-team"), 500)
+
+
 def test_a_body_that_is_not_json_is_422(as_user, org) -> None:
     response = as_user(org.practitioner).post(
         "/api/v1/visits",
