@@ -17,7 +17,8 @@ from safetycheck.db import unique_violation
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
 from safetycheck.extensions import db
 
-PIN_PATTERN = re.compile(r"^\d{4,8}$")
+# ASCII digits only: `\d` also matches Arabic-Indic and other digits a phone keypad cannot type.
+PIN_PATTERN = re.compile(r"[0-9]{4,8}")
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -54,8 +55,15 @@ def _flush_unique(obj: object, conflicts: Mapping[str, Callable[[], Conflict]]) 
         raise
 
 
-def create_team(*, name: str, now: datetime) -> Team:
+def _required_name(name: str) -> str:
     name = name.strip()
+    if not name:
+        raise ValidationFailed("A name is required.", {"name": ["Must not be blank."]})
+    return name
+
+
+def create_team(*, name: str, now: datetime) -> Team:
+    name = _required_name(name)
     if db.session.scalar(sa.select(Team.id).where(sa.func.lower(Team.name) == name.lower())):
         raise _team_name_taken()
     team = Team(name=name, created_at=now)
@@ -84,6 +92,7 @@ def create_user(
     phone_region: str = "GB",
 ) -> User:
     """Create a user; practitioners and managers must belong to a team (escalation follows teams)."""
+    name = _required_name(name)
     email = email.strip().lower()
     e164 = normalise_phone(phone, default_region=phone_region)
     if role in (Role.PRACTITIONER, Role.MANAGER) and team_id is None:
@@ -100,7 +109,7 @@ def create_user(
     if duress_pin is not None:
         _check_pin(duress_pin)
     user = User(
-        name=name.strip(),
+        name=name,
         email=email,
         phone=e164,
         role=role,
@@ -222,7 +231,7 @@ def is_duress_pin(user: User, pin: str) -> bool:
 
 
 def _check_pin(pin: str) -> None:
-    if not PIN_PATTERN.match(pin):
+    if not PIN_PATTERN.fullmatch(pin):
         raise ValidationFailed("Invalid PIN.", {"pin": ["Must be 4 to 8 digits."]})
 
 

@@ -29,8 +29,8 @@ from safetycheck.visits.models import Visit
 HELP_REPLIES_PER_HOUR = 3
 _COMMAND = re.compile(
     r"^\s*(?:(?P<ack>ACK|ACKNOWLEDGE)(?:\s+(?P<code>[A-Z0-9]{3,8}))?"
-    r"|(?P<ok>OK|SAFE)(?:\s+(?P<pin>\d{4,8}))?"
-    r"|(?P<ext>EXT|EXTEND)\s*(?P<minutes>\d{1,4})?"
+    r"|(?P<ok>OK|SAFE)(?:\s+(?P<pin>[0-9]{4,8}))?"
+    r"|(?P<ext>EXT|EXTEND)\s*(?P<minutes>[0-9]{1,4})?"
     r"|(?P<help>HELP|SOS))\s*[.!]*\s*$",
     re.IGNORECASE,
 )

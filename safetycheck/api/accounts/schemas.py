@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.service import MIN_PASSWORD_LENGTH
-from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema
+from safetycheck.api.common import Id, Name, PageArgsSchema, PageSchema, Pin, StrictSchema
 
 
 class TokenCreateSchema(StrictSchema):
@@ -16,7 +16,7 @@ class TokenCreateSchema(StrictSchema):
 
 
 class TeamCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Name(required=True)
 
 
 class TeamSchema(StrictSchema):
@@ -55,14 +55,14 @@ class TokenSchema(StrictSchema):
 
 
 class UserCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Name(required=True)
     email = fields.Email(required=True, validate=validate.Length(max=254))
     phone = fields.String(required=True, validate=validate.Length(min=3, max=32))
     role = fields.Enum(Role, by_value=True, required=True)
-    team_id = fields.Integer(strict=True, allow_none=True, load_default=None)
+    team_id = Id(allow_none=True, load_default=None)
     password = fields.String(required=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=200))
     on_call = fields.Boolean(load_default=False)
-    duress_pin = fields.String(validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."))
+    duress_pin = Pin()
 
 
 class UserUpdateSchema(StrictSchema):
@@ -71,7 +71,7 @@ class UserUpdateSchema(StrictSchema):
 
 
 class DuressPinSchema(StrictSchema):
-    pin = fields.String(required=True, validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."))
+    pin = Pin(required=True)
 
 
 class RevokedSchema(StrictSchema):
@@ -79,7 +79,7 @@ class RevokedSchema(StrictSchema):
 
 
 class UserQueryArgsSchema(PageArgsSchema):
-    team_id = fields.Integer()
+    team_id = Id(strict=False)
     role = fields.Enum(Role, by_value=True)
     on_call = fields.Boolean()
     undeliverable = fields.Boolean(metadata={"description": "Only users whose phone Twilio refused"})
