@@ -64,7 +64,9 @@ def _required_name(name: str) -> str:
 
 def create_team(*, name: str, now: datetime) -> Team:
     name = _required_name(name)
-    if db.session.scalar(sa.select(Team.id).where(sa.func.lower(Team.name) == name.lower())):
+    # lower() on both sides, as in the unique index: SQLite's lower() folds only ASCII, Python's
+    # folds "Ç" too, and the mismatch let an exact duplicate past the check.
+    if db.session.scalar(sa.select(Team.id).where(sa.func.lower(Team.name) == sa.func.lower(name))):
         raise _team_name_taken()
     team = Team(name=name, created_at=now)
     _flush_unique(team, {"name": _team_name_taken})

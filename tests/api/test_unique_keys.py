@@ -152,3 +152,11 @@ def test_a_team_name_taken_after_the_check_in_another_case_is_409(as_user, org, 
     assert fired
     assert_error(response, 409, "name")
     assert count(app, Team) == before
+
+
+def test_a_team_name_with_non_ascii_letters_is_409_when_taken(as_user, org) -> None:
+    """Found by schemathesis: a 500. SQLite's lower() folds only ASCII, Python's lower() folds
+    these too, so a check comparing the two let an exact duplicate through to the database."""
+    admin = as_user(org.admin)
+    assert admin.post("/api/v1/teams", json={"name": "Équipe Çà"}).status_code == 201
+    assert_error(admin.post("/api/v1/teams", json={"name": "Équipe Çà"}), 409, "name")
