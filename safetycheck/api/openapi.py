@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from apispec import APISpec, BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter, Map
@@ -96,6 +97,33 @@ class ErrorResponsesPlugin(BasePlugin):
         return schema if isinstance(schema, dict) else {}
 
 
+class SchemaNotesPlugin(BasePlugin):
+    """Say in the document what the schemas enforce but apispec leaves out.
+
+    A schema's `openapi_extra` (e.g. `{"minProperties": 1}` for a PATCH that must change
+    something) is added to its component. A nullable nested object is rendered for OpenAPI 3.0
+    as "any object or null", which let fuzzers and clients take `{}` for valid; the null branch
+    now admits only null.
+    """
+
+    def init_spec(self, spec: APISpec) -> None:
+        super().init_spec(spec)
+        for plugin in spec.plugins:
+            if isinstance(plugin, MarshmallowPlugin):
+                plugin.converter.add_attribute_function(_only_null_or_the_object)  # type: ignore[union-attr]
+
+    def schema_helper(self, name: str, definition: dict, **kwargs: Any) -> dict[str, Any] | None:
+        return dict(getattr(kwargs.get("schema"), "openapi_extra", None) or {}) or None
+
+
+def _only_null_or_the_object(self: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+    branches = ret.get("anyOf")
+    if not branches:
+        return {}
+    fixed = [{**b, "enum": [None]} if b == {"type": "object", "nullable": True} else b for b in branches]
+    return {"anyOf": fixed}
+
+
 def _parameters(operation: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in operation.get("parameters", []) if isinstance(p, dict)]
 
@@ -104,5 +132,5 @@ def spec_kwargs() -> dict[str, Any]:
     """The arguments `Api.init_app` passes to apispec: bearer auth and the error responses."""
     return {
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
-        "extra_plugins": [ErrorResponsesPlugin()],
+        "extra_plugins": [ErrorResponsesPlugin(), SchemaNotesPlugin()],
     }

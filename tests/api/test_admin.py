@@ -225,3 +225,10 @@ def test_names_are_stored_without_surrounding_blanks(as_user, org) -> None:
     team = admin.post("/api/v1/teams", json={"name": "  Eastside Adults "}).get_json()
     user = admin.post("/api/v1/users", json=new_user(team["id"], name="  Nia Newstarter\t")).get_json()
     assert (team["name"], user["name"]) == ("Eastside Adults", "Nia Newstarter")
+
+
+def test_a_change_with_nothing_to_change_is_422(as_user, org) -> None:
+    """The body is required and must name a field (the OpenAPI document says minProperties: 1)."""
+    admin = as_user(org.admin)
+    assert_error(admin.patch(f"/api/v1/users/{org.colleague.id}", json={}), 422, "_schema")
+    assert_error(admin.patch(f"/api/v1/users/{org.colleague.id}"), 422, "_schema")

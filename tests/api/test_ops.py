@@ -200,3 +200,20 @@ def test_readyz_is_503_not_500_when_the_schema_is_missing(unmigrated_app) -> Non
     body = response.get_json()
     assert body["status"] == "not ready"
     assert body["checks"]["sweep"]["ok"] is False
+
+
+def test_openapi_says_a_change_must_name_a_field(spec) -> None:
+    schemas = spec["components"]["schemas"]
+    for name in ("UserUpdate", "IncidentUpdate", "ActionUpdate", "SupportUpdate"):
+        assert schemas[name]["minProperties"] == 1, name
+
+
+def test_openapi_nullable_objects_are_null_or_the_object_not_any_object(spec) -> None:
+    """apispec renders them for OpenAPI 3.0 as "any object or null", so `{}` looked valid."""
+    location = spec["components"]["schemas"]["AlarmCreate"]["properties"]["location"]
+    assert location == {
+        "anyOf": [
+            {"type": "object", "nullable": True, "enum": [None]},
+            {"$ref": "#/components/schemas/Location"},
+        ]
+    }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+import marshmallow as ma
 from marshmallow import fields, validate
 
 from safetycheck.accounts.enums import Role
@@ -66,8 +69,15 @@ class UserCreateSchema(StrictSchema):
 
 
 class UserUpdateSchema(StrictSchema):
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     on_call = fields.Boolean()
     phone = fields.String(validate=validate.Length(min=3, max=32))
+
+    @ma.validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
 
 
 class DuressPinSchema(StrictSchema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -91,6 +91,8 @@ class RiddorSubmitSchema(StrippedSchema):
 class SupportUpdateSchema(StrictSchema):
     """Managers record welfare checks, debrief offers, referrals and follow-ups; the worker answers."""
 
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     welfare_check_done = StrictBoolean(validate=validate.Equal(True))
     debrief_offered = StrictBoolean(validate=validate.Equal(True))
     referrals = fields.List(
@@ -116,6 +118,8 @@ class ActionCreateSchema(StrippedSchema):
 
 
 class ActionUpdateSchema(StrippedSchema):
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     status = fields.Enum(ActionStatus, by_value=True)
     due_at = fields.AwareDateTime()
     owner_id = Id()

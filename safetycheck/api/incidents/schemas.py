@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -86,6 +86,8 @@ class NearMissCreateSchema(StrippedSchema):
 
 class IncidentUpdateSchema(StrippedSchema):
     """Details added or corrected later; only these fields can change."""
+
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
 
     _required_text = ("description",)
 
