@@ -89,7 +89,7 @@ def generate(incidents: int, visits: int, rng: random.Random) -> dict[str, Any]:
         managers[team.id] = account_service.create_user(
             name=f"Manager {t}",
             email=f"m{t}@bench.test",
-            phone="+447700900001",
+            phone=f"+447700900{1 + t:03d}",  # phones are unique: 001-020 managers
             role=Role.MANAGER,
             team_id=team.id,
             password="bench-password",
@@ -99,7 +99,7 @@ def generate(incidents: int, visits: int, rng: random.Random) -> dict[str, Any]:
             account_service.create_user(
                 name=f"Worker {t}.{p}",
                 email=f"w{t}.{p}@bench.test",
-                phone="+447700900002",
+                phone=f"+447700900{100 + t * PRACTITIONERS_PER_TEAM + p:03d}",  # 100-299
                 role=Role.PRACTITIONER,
                 team_id=team.id,
                 password="bench-password",
@@ -110,7 +110,7 @@ def generate(incidents: int, visits: int, rng: random.Random) -> dict[str, Any]:
     lead = account_service.create_user(
         name="Lead",
         email="lead@bench.test",
-        phone="+447700900003",
+        phone="+447700900900",
         role=Role.HS_LEAD,
         team_id=None,
         password="bench-password",

@@ -15,6 +15,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     from safetycheck import cli, ops
     from safetycheck.api import register_api
     from safetycheck.api.errors import register_error_handlers
+    from safetycheck.api.openapi import spec_kwargs
     from safetycheck.escalation import setup as escalation_setup
     from safetycheck.extensions import api, db, migrate
     from safetycheck.settings import load_settings
@@ -46,10 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
 
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
-    api.init_app(
-        app,
-        spec_kwargs={"components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}}},
-    )
+    api.init_app(app, spec_kwargs=spec_kwargs())
     register_error_handlers(app)
     register_api(app)
     ops.init_app(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -57,21 +59,46 @@ def create_admin(email: str, password: str, phone: str, name: str) -> None:
 
 
 DEMO_PASSWORD = "demo-password-1"
+DEMO_TEAM = "Northside Children's Services"
+# On call is a manager of another team, as an out-of-hours duty manager usually is: the ladder's
+# last step (team managers and on call) then texts someone the managers' step did not, and the
+# demo shows the escalation widening.
+DUTY_TEAM = "Out-of-Hours Duty Team"
+
+
+class DemoPerson(NamedTuple):
+    name: str
+    email: str
+    phone: str
+    role: Role
+    team: str | None
+    on_call: bool = False
+    duress_pin: str | None = None
+
+
 DEMO_PEOPLE = [
-    # name, email, phone, role, on_call, duress_pin
-    ("Ada Admin", "admin@demo.safetycheck", "+447700900001", Role.ADMIN, False, None),
-    ("Morgan Manager", "manager@demo.safetycheck", "+447700900002", Role.MANAGER, False, None),
-    ("Olu On-Call", "oncall@demo.safetycheck", "+447700900003", Role.MANAGER, True, None),
-    (
+    DemoPerson("Ada Admin", "admin@demo.safetycheck", "+447700900001", Role.ADMIN, None),
+    DemoPerson("Morgan Manager", "manager@demo.safetycheck", "+447700900002", Role.MANAGER, DEMO_TEAM),
+    DemoPerson("Olu On-Call", "oncall@demo.safetycheck", "+447700900003", Role.MANAGER, DUTY_TEAM, True),
+    DemoPerson(
         "Priya Practitioner",
         "priya@demo.safetycheck",
         "+447700900004",
         Role.PRACTITIONER,
+        DEMO_TEAM,
         False,
         "9911",
     ),
-    ("Sam Practitioner", "sam@demo.safetycheck", "+447700900005", Role.PRACTITIONER, False, "9922"),
-    ("Harper H&S Lead", "lead@demo.safetycheck", "+447700900006", Role.HS_LEAD, False, None),
+    DemoPerson(
+        "Sam Practitioner",
+        "sam@demo.safetycheck",
+        "+447700900005",
+        Role.PRACTITIONER,
+        DEMO_TEAM,
+        False,
+        "9922",
+    ),
+    DemoPerson("Harper H&S Lead", "lead@demo.safetycheck", "+447700900006", Role.HS_LEAD, None),
 ]
 
 
@@ -84,30 +111,31 @@ def demo() -> None:
         _print_logins()
         return
     now = _now()
-    team = account_service.create_team(name="Northside Children's Services", now=now)
-    for name, email, phone, role, on_call, pin in DEMO_PEOPLE:
+    teams = {name: account_service.create_team(name=name, now=now) for name in (DEMO_TEAM, DUTY_TEAM)}
+    for person in DEMO_PEOPLE:
         account_service.create_user(
-            name=name,
-            email=email,
-            phone=phone,
-            role=role,
-            team_id=None if role in (Role.ADMIN, Role.HS_LEAD) else team.id,
+            name=person.name,
+            email=person.email,
+            phone=person.phone,
+            role=person.role,
+            team_id=teams[person.team].id if person.team else None,
             password=DEMO_PASSWORD,
-            on_call=on_call,
-            duress_pin=pin,
+            on_call=person.on_call,
+            duress_pin=person.duress_pin,
             now=now,
         )
     db.session.commit()
-    click.echo(f"demo organisation created: team {team.name!r} (id {team.id})")
+    click.echo(f"demo organisation created: teams {DEMO_TEAM!r} and {DUTY_TEAM!r}")
     _print_logins()
 
 
 def _print_logins() -> None:
     click.echo(f"logins (password {DEMO_PASSWORD!r} for each):")
-    for name, email, phone, role, on_call, pin in DEMO_PEOPLE:
-        extra = " on call" if on_call else ""
-        extra += f", duress PIN {pin}" if pin else ""
-        click.echo(f"  {role:<13} {email:<28} {phone}  {name}{extra}")
+    for person in DEMO_PEOPLE:
+        extra = f", {person.team}" if person.team else ""
+        extra += ", on call" if person.on_call else ""
+        extra += f", duress PIN {person.duress_pin}" if person.duress_pin else ""
+        click.echo(f"  {person.role:<13} {person.email:<28} {person.phone}  {person.name}{extra}")
 
 
 def register(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
 
 class BindHonouringSession(FlaskSession):
@@ -115,3 +116,33 @@ def configure_sqlite(engine: Engine) -> None:
 def is_postgres(engine_or_session: Any) -> bool:
     bind = engine_or_session.get_bind() if hasattr(engine_or_session, "get_bind") else engine_or_session
     return bind.dialect.name == "postgresql"
+
+
+def unique_violation(error: sa.exc.IntegrityError) -> tuple[str, ...] | None:
+    """The columns of the unique constraint or index a write broke; None for other integrity errors.
+
+    A check-then-insert leaves a gap in which another transaction can take the same key; the
+    database then refuses the insert, and this says which key, so the caller can name the field.
+    PostgreSQL names the constraint, SQLite the columns (`users.email`) or an expression index.
+    """
+    orig = error.orig
+    if getattr(orig, "sqlstate", None) == "23505":  # unique_violation
+        return _columns_of(getattr(orig.diag, "constraint_name", None) or "")  # type: ignore[union-attr]
+    message = str(orig)
+    prefix = "UNIQUE constraint failed: "
+    if not message.startswith(prefix):
+        return None
+    named = message.removeprefix(prefix)
+    if named.startswith("index "):
+        return _columns_of(named.removeprefix("index ").strip("'"))
+    return tuple(part.rsplit(".", 1)[-1] for part in named.split(", "))
+
+
+def _columns_of(name: str) -> tuple[str, ...]:
+    for table in Base.metadata.tables.values():
+        keys: list[sa.Index | ColumnCollectionConstraint] = [*table.indexes]
+        keys += [c for c in table.constraints if isinstance(c, ColumnCollectionConstraint)]
+        for key in keys:
+            if key.name == name:
+                return tuple(column.name for column in key.columns)
+    return ()

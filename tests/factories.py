@@ -6,6 +6,8 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team, User
@@ -13,12 +15,24 @@ from safetycheck.extensions import db
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
+FACTORY_PHONES = range(400, 550)
+_phones = itertools.cycle(FACTORY_PHONES)
 
 
 def make_team(*, now: datetime, name: str | None = None) -> Team:
     team = account_service.create_team(name=name or f"Team {next(_seq)}", now=now)
     db.session.commit()
     return team
+
+
+def free_phone() -> str:
+    """A drama number no user has, from the block kept for factories: phones are unique, and
+    tests type their own numbers outside it (+447700900123, …900777 as a stranger, …999 as ours)."""
+    for _ in range(len(FACTORY_PHONES)):
+        phone = f"+447700900{next(_phones):03d}"
+        if db.session.scalar(sa.select(User.id).where(User.phone == phone)) is None:
+            return phone
+    raise RuntimeError("every factory phone number is taken")
 
 
 def make_user(
@@ -34,7 +48,7 @@ def make_user(
     user = account_service.create_user(
         name=name or f"{role.value.title()} {n}",
         email=f"user{n}@example.test",
-        phone=f"+447700900{n % 1000:03d}",
+        phone=free_phone(),
         role=role,
         team_id=team.id if team else None,
         password=PASSWORD,

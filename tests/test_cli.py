@@ -169,13 +169,13 @@ def test_demo_fills_an_empty_database_and_prints_the_logins(runner, fresh_app) -
 
     assert result.exit_code == 0, result.output
     assert DEMO_PASSWORD in result.output
-    for _name, email, _phone, _role, _on_call, _pin in DEMO_PEOPLE:
-        assert email in result.output
+    for person in DEMO_PEOPLE:
+        assert person.email in result.output
     created = users(fresh_app)
-    assert [(email, role) for email, role, _team in created] == [(p[1], p[3]) for p in DEMO_PEOPLE]
-    by_role = {email: team for email, _role, team in created}
-    assert by_role["priya@demo.safetycheck"] == by_role["manager@demo.safetycheck"] is not None
-    assert by_role["admin@demo.safetycheck"] is None
+    assert created == [(p.email, p.role, p.team) for p in DEMO_PEOPLE]
+    team_of = {email: team for email, _role, team in created}
+    assert team_of["priya@demo.safetycheck"] == team_of["manager@demo.safetycheck"] is not None
+    assert team_of["admin@demo.safetycheck"] is None
     with fresh_app.app_context():
         on_call = db.session.scalars(sa.select(User.email).where(User.on_call)).all()
     assert on_call == ["oncall@demo.safetycheck"]
@@ -218,3 +218,26 @@ def test_demo_refuses_a_database_that_already_has_people(runner, fresh_app) -> N
     assert result.exit_code == 0
     assert "not added" in result.output
     assert users(fresh_app) == [("boss@example.test", Role.ADMIN, None)]
+
+
+def test_demo_ladder_widens_to_someone_new(runner, fresh_app) -> None:
+    """On call is not one of Priya's managers, so the last step visibly texts someone more."""
+    from safetycheck.escalation import recipients
+    from safetycheck.escalation.enums import RecipientGroup
+    from safetycheck.escalation.models import Alarm
+
+    runner.invoke(args=["demo"])
+    with fresh_app.app_context():
+        priya = db.session.scalar(sa.select(User).where(User.email == "priya@demo.safetycheck"))
+        alarm = Alarm(practitioner=priya, team_id=priya.team_id)
+        managers, _ = recipients.resolve(alarm, frozenset({RecipientGroup.TEAM_MANAGERS}))
+        wider, _ = recipients.resolve(
+            alarm, frozenset({RecipientGroup.TEAM_MANAGERS, RecipientGroup.ON_CALL})
+        )
+        emails = [u.email for u in managers], [u.email for u in wider]
+        db.session.rollback()
+
+    assert emails == (
+        ["manager@demo.safetycheck"],
+        ["manager@demo.safetycheck", "oncall@demo.safetycheck"],
+    )

@@ -16,8 +16,11 @@ class Team(Model):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(120), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
     created_at: Mapped[datetime]
+
+    # "Eastside" and "EASTSIDE" are one team to the people choosing from a list.
+    __table_args__ = (sa.Index("uq_teams_lower_name", sa.func.lower(name), unique=True),)
 
 
 class User(Model):
@@ -26,7 +29,8 @@ class User(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(120))
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
-    phone: Mapped[str] = mapped_column(sa.String(20), index=True)
+    # E.164 and unique: an inbound text is matched to its sender by this number alone.
+    phone: Mapped[str] = mapped_column(sa.String(20), index=True, unique=True)
     role: Mapped[Role] = mapped_column(str_enum(Role))
     team_id: Mapped[int | None] = mapped_column(sa.ForeignKey("teams.id"), index=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,10 +13,12 @@ from safetycheck.accounts import secrets as account_secrets
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import ApiToken, Team, User
 from safetycheck.accounts.phones import normalise_phone
+from safetycheck.db import unique_violation
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
 from safetycheck.extensions import db
 
-PIN_PATTERN = re.compile(r"^\d{4,8}$")
+# ASCII digits only: `\d` also matches Arabic-Indic and other digits a phone keypad cannot type.
+PIN_PATTERN = re.compile(r"[0-9]{4,8}")
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -25,13 +28,48 @@ class IssuedToken:
     record: ApiToken
 
 
-def create_team(*, name: str, now: datetime) -> Team:
+def _team_name_taken() -> Conflict:
+    return Conflict("A team with that name exists.", {"name": ["Already in use."]})
+
+
+def _email_taken() -> Conflict:
+    return Conflict("A user with that email exists.", {"email": ["Already in use."]})
+
+
+def _phone_taken() -> Conflict:
+    return Conflict(
+        "Another user has that phone number.",
+        {"phone": ["Already in use: texts are matched to people by their number, so each needs their own."]},
+    )
+
+
+def _flush_unique(obj: object, conflicts: Mapping[str, Callable[[], Conflict]]) -> None:
+    """Write `obj`; a unique key another request took since our check gives that check's Conflict."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(obj)
+    except sa.exc.IntegrityError as exc:
+        for column in unique_violation(exc) or ():
+            if column in conflicts:
+                raise conflicts[column]() from exc
+        raise
+
+
+def _required_name(name: str) -> str:
     name = name.strip()
-    if db.session.scalar(sa.select(Team.id).where(sa.func.lower(Team.name) == name.lower())):
-        raise Conflict("A team with that name exists.", {"name": ["Already in use."]})
+    if not name:
+        raise ValidationFailed("A name is required.", {"name": ["Must not be blank."]})
+    return name
+
+
+def create_team(*, name: str, now: datetime) -> Team:
+    name = _required_name(name)
+    # lower() on both sides, as in the unique index: SQLite's lower() folds only ASCII, Python's
+    # folds "Ç" too, and the mismatch let an exact duplicate past the check.
+    if db.session.scalar(sa.select(Team.id).where(sa.func.lower(Team.name) == sa.func.lower(name))):
+        raise _team_name_taken()
     team = Team(name=name, created_at=now)
-    db.session.add(team)
-    db.session.flush()
+    _flush_unique(team, {"name": _team_name_taken})
     return team
 
 
@@ -56,6 +94,7 @@ def create_user(
     phone_region: str = "GB",
 ) -> User:
     """Create a user; practitioners and managers must belong to a team (escalation follows teams)."""
+    name = _required_name(name)
     email = email.strip().lower()
     e164 = normalise_phone(phone, default_region=phone_region)
     if role in (Role.PRACTITIONER, Role.MANAGER) and team_id is None:
@@ -63,7 +102,8 @@ def create_user(
     if team_id is not None and db.session.get(Team, team_id) is None:
         raise ValidationFailed("Unknown team.", {"team_id": ["No such team."]})
     if db.session.scalar(sa.select(User.id).where(User.email == email)):
-        raise Conflict("A user with that email exists.", {"email": ["Already in use."]})
+        raise _email_taken()
+    _check_phone_free(e164)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             "Password too short.", {"password": [f"Must be at least {MIN_PASSWORD_LENGTH} characters."]}
@@ -71,7 +111,7 @@ def create_user(
     if duress_pin is not None:
         _check_pin(duress_pin)
     user = User(
-        name=name.strip(),
+        name=name,
         email=email,
         phone=e164,
         role=role,
@@ -81,9 +121,15 @@ def create_user(
         on_call=on_call,
         created_at=now,
     )
-    db.session.add(user)
-    db.session.flush()
+    _flush_unique(user, {"email": _email_taken, "phone": _phone_taken})
     return user
+
+
+def _check_phone_free(e164: str, *, user_id: int | None = None) -> None:
+    """Refuse a number another user (active or not) already has; inbound texts could not tell them apart."""
+    holder = db.session.scalar(sa.select(User.id).where(User.phone == e164))
+    if holder is not None and holder != user_id:
+        raise _phone_taken()
 
 
 def get_user(user_id: int) -> User:
@@ -97,8 +143,9 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(sa.select(User).where(User.email == email.strip().lower()))
 
 
-def find_users_by_phone(phone: str) -> list[User]:
-    return list(db.session.scalars(sa.select(User).where(User.phone == phone, User.active)))
+def find_user_by_phone(phone: str) -> User | None:
+    """The active user with this E.164 number (numbers are unique, so at most one)."""
+    return db.session.scalar(sa.select(User).where(User.phone == phone, User.active))
 
 
 def set_on_call(user_id: int, *, on_call: bool) -> User:
@@ -111,10 +158,12 @@ def set_on_call(user_id: int, *, on_call: bool) -> User:
 def set_phone(user_id: int, *, phone: str, phone_region: str = "GB") -> User:
     """Change a number; a corrected number is worth trying again, so the undeliverable flag clears."""
     user = get_user(user_id)
-    user.phone = normalise_phone(phone, default_region=phone_region)
+    e164 = normalise_phone(phone, default_region=phone_region)
+    _check_phone_free(e164, user_id=user.id)
+    user.phone = e164
     user.phone_undeliverable_at = None
     user.phone_undeliverable_reason = None
-    db.session.flush()
+    _flush_unique(user, {"phone": _phone_taken})
     return user
 
 
@@ -184,7 +233,7 @@ def is_duress_pin(user: User, pin: str) -> bool:
 
 
 def _check_pin(pin: str) -> None:
-    if not PIN_PATTERN.match(pin):
+    if not PIN_PATTERN.fullmatch(pin):
         raise ValidationFailed("Invalid PIN.", {"pin": ["Must be 4 to 8 digits."]})
 
 

@@ -64,7 +64,12 @@ def login_required(*roles: Role) -> Callable[[F], F]:
             return view(*args, **kwargs)
 
         doc = getattr(wrapper, "_apidoc", {})
-        doc.setdefault("manual_doc", {})["security"] = BEARER_SECURITY
+        manual = doc.setdefault("manual_doc", {})
+        manual["security"] = BEARER_SECURITY
+        responses = manual.setdefault("responses", {})
+        responses[401] = "UNAUTHORIZED"
+        if roles:
+            responses[403] = "FORBIDDEN"
         wrapper._apidoc = doc  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 

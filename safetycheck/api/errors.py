@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from safetycheck.db import unique_violation
 from safetycheck.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,23 @@ def register_error_handlers(app: Flask) -> None:
             error.errors,
         )
         return jsonify(body), error.http_status
+
+    @app.errorhandler(sa.exc.IntegrityError)
+    def _integrity(error: sa.exc.IntegrityError) -> tuple[Response, int]:
+        """A unique key taken by a request that committed first: a conflict, not a crash.
+
+        Services that check a key first name the field themselves; this catches the rest.
+        """
+        if unique_violation(error) is None:
+            return _unexpected(error)
+        from safetycheck.extensions import db
+
+        log.warning("unique key taken by a concurrent request: %s", error.orig)
+        db.session.rollback()
+        body = error_body(
+            409, "Conflict", "Another request saved the same thing at the same moment; reload and try again."
+        )
+        return jsonify(body), 409
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response, int]:

@@ -29,8 +29,8 @@ from safetycheck.visits.models import Visit
 HELP_REPLIES_PER_HOUR = 3
 _COMMAND = re.compile(
     r"^\s*(?:(?P<ack>ACK|ACKNOWLEDGE)(?:\s+(?P<code>[A-Z0-9]{3,8}))?"
-    r"|(?P<ok>OK|SAFE)(?:\s+(?P<pin>\d{4,8}))?"
-    r"|(?P<ext>EXT|EXTEND)\s*(?P<minutes>\d{1,4})?"
+    r"|(?P<ok>OK|SAFE)(?:\s+(?P<pin>[0-9]{4,8}))?"
+    r"|(?P<ext>EXT|EXTEND)\s*(?P<minutes>[0-9]{1,4})?"
     r"|(?P<help>HELP|SOS))\s*[.!]*\s*$",
     re.IGNORECASE,
 )
@@ -71,8 +71,7 @@ def handle_inbound(
     if seen is not None:
         return Reply(seen.reply, duplicate=True)
     command = parse(body)
-    senders = account_service.find_users_by_phone(from_phone)
-    user = _pick_sender(senders, command)
+    user = account_service.find_user_by_phone(from_phone)
     record = InboundSms(
         message_sid=message_sid,
         from_phone=from_phone,
@@ -179,17 +178,6 @@ def _open_alarms_for(user: User) -> list[Alarm]:
     elif user.role != Role.ADMIN:
         query = query.where(Alarm.id.in_(texted))
     return [a for a in db.session.scalars(query.order_by(Alarm.raised_at)) if a.practitioner_id != user.id]
-
-
-def _pick_sender(users: list[User], command: Command) -> User | None:
-    """One phone may belong to two accounts (a manager who also visits): pick by the command."""
-    if not users:
-        return None
-    wanted = {Role.MANAGER, Role.ADMIN, Role.HS_LEAD} if command.name == "ack" else {Role.PRACTITIONER}
-    for user in users:
-        if user.role in wanted:
-            return user
-    return users[0]
 
 
 def _capped(record: InboundSms, reply: str | None) -> str | None:

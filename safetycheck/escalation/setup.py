@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from safetycheck import ops
 from safetycheck.accounts.models import User
 from safetycheck.escalation import gateways, policy, scheduler, simulate
-from safetycheck.escalation.enums import AlarmStatus, OutboxStatus
+from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage, SweepHeartbeat
 from safetycheck.extensions import db
 from safetycheck.settings import ConfigError
@@ -116,10 +116,12 @@ def _metrics(app: Flask) -> list[GaugeMetricFamily]:
     open_alarms = GaugeMetricFamily(
         "safetycheck_alarms_open", "Alarms nobody has acknowledged yet", labels=["kind"]
     )
-    for kind, count in db.session.execute(
-        sa.select(Alarm.kind, sa.func.count()).where(Alarm.status == AlarmStatus.OPEN).group_by(Alarm.kind)
-    ):
-        open_alarms.add_metric([str(kind)], count)
+    open_query = sa.select(Alarm.kind, sa.func.count()).where(Alarm.status == AlarmStatus.OPEN)
+    open_by_kind = dict(db.session.execute(open_query.group_by(Alarm.kind)).all())
+    # Every kind, zeros included: a series that vanishes when nothing is open reads as "no data"
+    # on a dashboard and in alert rules, not as 0.
+    for kind in AlarmKind:
+        open_alarms.add_metric([kind.value], open_by_kind.get(kind, 0))
     families.append(open_alarms)
     dead = GaugeMetricFamily(
         "safetycheck_undeliverable_contacts", "Users whose phone Twilio refused (fix the number)"

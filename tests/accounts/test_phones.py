@@ -52,3 +52,24 @@ def test_invalid_numbers_name_the_field(typed) -> None:
         normalise_phone(typed, field="mobile")
     assert caught.value.http_status == 422
     assert list(caught.value.errors) == ["mobile"]
+
+
+@pytest.mark.parametrize("typed", ["abc", "12345", "+999 123", "0770090012345678", "+447700"])
+def test_invalid_numbers_are_explained_in_our_words(typed) -> None:
+    """Not phonenumbers' "(1) The string supplied did not seem to be a phone number"."""
+    with pytest.raises(ValidationFailed) as caught:
+        normalise_phone(typed)
+    assert caught.value.errors == {
+        "phone": [
+            "Enter a mobile number in international format, like +447700900123, "
+            "or a UK number like 07700 900123."
+        ]
+    }
+
+
+def test_the_hint_follows_the_default_region() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        normalise_phone("12", default_region="US")
+    [hint] = caught.value.errors["phone"]
+    assert "UK" not in hint
+    assert "like +447700900123, or a national number like " in hint

@@ -101,3 +101,27 @@ def test_users_are_created_with_rules_the_api_and_cli_share(ctx, clock, org) -> 
         account_service.create_user(**{**base, "email": org.admin.email.upper()})
     user = account_service.create_user(**{**base, "email": " N@Example.TEST "})
     assert user.email == "n@example.test"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t"])
+def test_blank_names_are_refused_by_the_service_too(ctx, clock, name) -> None:
+    """Not only the API: the CLI and anything else creating people and teams goes through here."""
+    with pytest.raises(ValidationFailed) as team_error:
+        account_service.create_team(name=name, now=clock.now())
+    with pytest.raises(ValidationFailed) as user_error:
+        account_service.create_user(
+            name=name,
+            email="n@example.test",
+            phone="+447700900555",
+            role=Role.HS_LEAD,
+            team_id=None,
+            password="long enough password",
+            now=clock.now(),
+        )
+    assert list(team_error.value.errors) == list(user_error.value.errors) == ["name"]
+
+
+@pytest.mark.parametrize("pin", ["\u0661\u0662\u0663\u0664", "1234\n", "12 34"])
+def test_only_ascii_digits_make_a_duress_pin(ctx, org, pin) -> None:
+    with pytest.raises(ValidationFailed):
+        account_service.set_duress_pin(org.colleague.id, pin=pin)

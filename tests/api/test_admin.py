@@ -37,7 +37,9 @@ def test_team_names_are_unique_ignoring_case(as_user, org) -> None:
     assert_error(admin.post("/api/v1/teams", json={"name": "EASTSIDE"}), 409, "name")
 
 
-@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": 7}, {"name": "x", "colour": "red"}])
+@pytest.mark.parametrize(
+    "body", [{}, {"name": ""}, {"name": "   "}, {"name": 7}, {"name": "x", "colour": "red"}]
+)
 def test_team_body_is_validated(as_user, org, app, body) -> None:
     before = count(app, Team)
     response = as_user(org.admin).post("/api/v1/teams", json=body)
@@ -123,7 +125,10 @@ def test_invalid_phone_is_422_naming_phone(as_user, org, app, phone) -> None:
         ({"password": "short"}, "password"),
         ({"email": "not-an-email"}, "email"),
         ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "\t\n"}, "name"),
         ({"duress_pin": "12a4"}, "duress_pin"),
+        ({"duress_pin": "\u0661\u0662\u0663\u0664"}, "duress_pin"),
         ({"on_call": "perhaps"}, "on_call"),
         ({"is_admin": True}, "is_admin"),
     ],
@@ -213,3 +218,17 @@ def test_patch_body_is_validated(as_user, org, body) -> None:
 
 def test_patch_unknown_user_is_404(as_user, org) -> None:
     assert_error(as_user(org.admin).patch("/api/v1/users/999999", json={"on_call": True}), 404)
+
+
+def test_names_are_stored_without_surrounding_blanks(as_user, org) -> None:
+    admin = as_user(org.admin)
+    team = admin.post("/api/v1/teams", json={"name": "  Eastside Adults "}).get_json()
+    user = admin.post("/api/v1/users", json=new_user(team["id"], name="  Nia Newstarter\t")).get_json()
+    assert (team["name"], user["name"]) == ("Eastside Adults", "Nia Newstarter")
+
+
+def test_a_change_with_nothing_to_change_is_422(as_user, org) -> None:
+    """The body is required and must name a field (the OpenAPI document says minProperties: 1)."""
+    admin = as_user(org.admin)
+    assert_error(admin.patch(f"/api/v1/users/{org.colleague.id}", json={}), 422, "_schema")
+    assert_error(admin.patch(f"/api/v1/users/{org.colleague.id}"), 422, "_schema")

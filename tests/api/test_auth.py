@@ -188,7 +188,22 @@ def test_set_duress_pin_stores_it_hashed(as_user, org, app) -> None:
     assert stored.startswith("$argon2")
 
 
-@pytest.mark.parametrize("pin", ["12a4", "123", "123456789", "", " 1234", 1234, None])
+@pytest.mark.parametrize(
+    "pin",
+    [
+        "12a4",
+        "123",
+        "123456789",
+        "",
+        " 1234",
+        1234,
+        None,
+        "\u0661\u0662\u0663\u0664",
+        "\uff11\uff12\uff13\uff14",
+        "1234\n",
+    ],
+    ids=["letter", "3", "9", "empty", "space", "number", "null", "arabic-indic", "fullwidth", "newline"],
+)
 def test_duress_pin_must_be_4_to_8_digits(as_user, org, app, pin) -> None:
     with session(app) as s:
         before = s.get(User, org.practitioner.id).duress_pin_hash

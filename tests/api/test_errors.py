@@ -62,19 +62,73 @@ def test_body_at_the_limit_is_read(as_user, org, app) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    ['{"address": "1 High St", ', "not json at all", '["a", "list"]', "null", '"a string"'],
-    ids=["truncated", "garbage", "list", "null", "string"],
+    [
+        '{"address": "1 High St", ',
+        "not json at all",
+        b'{"address": "\xff"}',
+        '{"address": "1 High St", "duration_minutes": ' + "1" * 5000 + "}",
+        '["a", "list"]',
+        "null",
+        '"a string"',
+    ],
+    ids=["truncated", "garbage", "not-utf8", "5000-digit-number", "list", "null", "string"],
 )
-def test_malformed_json_is_an_error_in_the_json_shape(as_user, org, app, data) -> None:
+def test_malformed_json_is_422_in_the_json_shape(as_user, org, app, data) -> None:
+    """The contract's 422 for every invalid body, including one that is not JSON at all."""
     from safetycheck.visits.models import Visit
 
     response = as_user(org.practitioner).post(
         "/api/v1/visits", data=data, headers={"Content-Type": "application/json"}
     )
 
-    assert response.status_code in (400, 422)
-    assert_error(response, response.status_code)
+    body = assert_error(response, 422)
+    assert body["errors"], body
     assert count(app, Visit) == 0
+
+
+def test_a_body_that_is_not_json_names_json(as_user, org) -> None:
+    response = as_user(org.admin).post(
+        "/api/v1/teams", data='{"name": "Eastside"', headers={"Content-Type": "application/json"}
+    )
+    body = assert_error(response, 422, "json")
+    assert "JSON" in body["message"]
+
+
+# --- a unique key taken by a request that committed first --------------------------------------
+
+
+@pytest.fixture
+def racing_app(base_config: dict[str, Any]) -> Flask:
+    """A fresh app with routes that break a unique key and a NOT NULL rule, as a race and a bug would."""
+    app = create_app({**base_config, "TESTING": False}, clock=FrozenClock())
+
+    @app.get("/duplicate-team")
+    def duplicate_team() -> Any:
+        for _ in range(2):
+            db.session.add(Team(name="racing team", created_at=FrozenClock().now()))
+            db.session.flush()
+        return {}
+
+    @app.get("/nameless-team")
+    def nameless_team() -> Any:
+        db.session.add(Team(name=None, created_at=FrozenClock().now()))
+        db.session.flush()
+        return {}
+
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_a_unique_key_taken_at_the_same_moment_is_409_not_500(racing_app) -> None:
+    body = assert_error(racing_app.test_client().get("/duplicate-team"), 409)
+    assert "try again" in body["message"]
+    with racing_app.app_context():
+        assert db.session.scalar(sa.select(Team.id).where(Team.name == "racing team")) is None
+
+
+def test_other_integrity_errors_are_still_500(racing_app) -> None:
+    assert_error(racing_app.test_client().get("/nameless-team"), 500)
 
 
 def test_a_body_that_is_not_json_is_422(as_user, org) -> None:

@@ -84,6 +84,74 @@ def test_openapi_documents_bearer_auth_and_the_idempotency_key(spec) -> None:
     assert "security" not in spec["paths"]["/api/v1/auth/tokens"]["post"]
 
 
+ERRORS = {
+    "401": "UNAUTHORIZED",
+    "403": "FORBIDDEN",
+    "404": "NOT_FOUND",
+    "409": "CONFLICT",
+    "422": "UNPROCESSABLE_ENTITY",
+}
+
+
+def declared_errors(operation: dict[str, Any]) -> set[str]:
+    return {code for code in operation["responses"] if code in ERRORS}
+
+
+def test_openapi_error_responses_are_components_with_the_error_schema(spec) -> None:
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"code", "status", "message", "errors"}
+    for name in ERRORS.values():
+        response = spec["components"]["responses"][name]
+        assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for code in declared_errors(operation):
+                ref = {"$ref": f"#/components/responses/{ERRORS[code]}"}
+                assert operation["responses"][code] == ref, (method, path, code)
+
+
+def test_openapi_declares_the_errors_every_operation_can_answer(spec) -> None:
+    """Mechanically, from what the operation is: authenticated, role-limited, on a record, a change."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            declared = declared_errors(operation)
+            where = f"{method} {path}"
+            if operation.get("security"):
+                assert "401" in declared, where
+            else:
+                assert "401" not in declared, where
+            if "{" in path:
+                assert "404" in declared, where
+            if method in {"post", "put", "patch", "delete"}:
+                assert "409" in declared, where
+            else:
+                assert "409" not in declared, where
+            takes_input = "requestBody" in operation or any(
+                p["in"] == "query" for p in operation.get("parameters", [])
+            )
+            assert ("422" in declared) == takes_input, where
+
+
+def test_openapi_error_responses_say_what_each_operation_is(spec) -> None:
+    paths = spec["paths"]
+    assert declared_errors(paths["/api/v1/auth/tokens"]["post"]) == {"409", "422"}
+    assert declared_errors(paths["/api/v1/me"]["get"]) == {"401"}
+    assert declared_errors(paths["/api/v1/teams"]["post"]) == {"401", "403", "409", "422"}
+    assert declared_errors(paths["/api/v1/visits/{visit_id}"]["get"]) == {"401", "404"}
+    assert declared_errors(paths["/api/v1/visits/{visit_id}/extend"]["post"]) == set(ERRORS)
+    assert declared_errors(paths["/api/v1/alarms"]["post"]) == {"401", "403", "404", "409", "422"}
+    assert "403" in declared_errors(paths["/api/v1/incidents/{incident_id}/reopen"]["post"])
+
+
+def test_openapi_ids_in_paths_state_their_bounds(spec) -> None:
+    [visit_id] = spec["paths"]["/api/v1/visits/{visit_id}"]["parameters"]
+    assert visit_id["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
 def test_docs_serve_swagger_ui_from_this_server(client) -> None:
     response = client.get("/docs")
 
@@ -132,3 +200,20 @@ def test_readyz_is_503_not_500_when_the_schema_is_missing(unmigrated_app) -> Non
     body = response.get_json()
     assert body["status"] == "not ready"
     assert body["checks"]["sweep"]["ok"] is False
+
+
+def test_openapi_says_a_change_must_name_a_field(spec) -> None:
+    schemas = spec["components"]["schemas"]
+    for name in ("UserUpdate", "IncidentUpdate", "ActionUpdate", "SupportUpdate"):
+        assert schemas[name]["minProperties"] == 1, name
+
+
+def test_openapi_nullable_objects_are_null_or_the_object_not_any_object(spec) -> None:
+    """apispec renders them for OpenAPI 3.0 as "any object or null", so `{}` looked valid."""
+    location = spec["components"]["schemas"]["AlarmCreate"]["properties"]["location"]
+    assert location == {
+        "anyOf": [
+            {"type": "object", "nullable": True, "enum": [None]},
+            {"$ref": "#/components/schemas/Location"},
+        ]
+    }

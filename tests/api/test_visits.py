@@ -425,6 +425,8 @@ def test_managers_and_admins_cannot_check_out_for_a_practitioner(as_user, org, v
         ({"outcome": "fine"}, "outcome"),
         ({"pin": "12a4"}, "pin"),
         ({"pin": 9911}, "pin"),
+        ({"pin": "\u0669\u0669\u0661\u0661"}, "pin"),  # Arabic-Indic 9911
+        ({"pin": "9911\n"}, "pin"),
         ({"rating": 5}, "rating"),
     ],
 )

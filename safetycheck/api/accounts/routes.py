@@ -7,7 +7,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_smorest import Blueprint
 
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
@@ -27,7 +26,7 @@ from safetycheck.api.accounts.schemas import (
     UserUpdateSchema,
 )
 from safetycheck.api.auth import current_token, current_user, login_required, now
-from safetycheck.api.common import paginate
+from safetycheck.api.common import Blueprint, paginate
 from safetycheck.extensions import db
 
 blp = Blueprint("accounts", __name__, description="Sign-in, the current user, teams and users")
@@ -117,14 +116,14 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
     return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
-@blp.route("/users/<int:user_id>", methods=["GET"])
+@blp.route("/users/<id:user_id>", methods=["GET"])
 @login_required(Role.ADMIN)
 @blp.response(200, UserSchema)
 def get_user(user_id: int) -> Any:
     return account_service.get_user(user_id)
 
 
-@blp.route("/users/<int:user_id>", methods=["PATCH"])
+@blp.route("/users/<id:user_id>", methods=["PATCH"])
 @login_required(Role.ADMIN)
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
@@ -141,7 +140,7 @@ def update_user(body: dict[str, Any], user_id: int) -> Any:
     return user
 
 
-@blp.route("/users/<int:user_id>/tokens", methods=["DELETE"])
+@blp.route("/users/<id:user_id>/tokens", methods=["DELETE"])
 @login_required(Role.ADMIN)
 @blp.response(200, RevokedSchema)
 def revoke_user_tokens(user_id: int) -> dict[str, int]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
+import marshmallow as ma
 from marshmallow import fields, validate
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.service import MIN_PASSWORD_LENGTH
-from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema
+from safetycheck.api.common import Id, Name, PageArgsSchema, PageSchema, Pin, StrictSchema
 
 
 class TokenCreateSchema(StrictSchema):
@@ -16,7 +19,7 @@ class TokenCreateSchema(StrictSchema):
 
 
 class TeamCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Name(required=True)
 
 
 class TeamSchema(StrictSchema):
@@ -55,23 +58,30 @@ class TokenSchema(StrictSchema):
 
 
 class UserCreateSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Name(required=True)
     email = fields.Email(required=True, validate=validate.Length(max=254))
     phone = fields.String(required=True, validate=validate.Length(min=3, max=32))
     role = fields.Enum(Role, by_value=True, required=True)
-    team_id = fields.Integer(strict=True, allow_none=True, load_default=None)
+    team_id = Id(allow_none=True, load_default=None)
     password = fields.String(required=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=200))
     on_call = fields.Boolean(load_default=False)
-    duress_pin = fields.String(validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."))
+    duress_pin = Pin()
 
 
 class UserUpdateSchema(StrictSchema):
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     on_call = fields.Boolean()
     phone = fields.String(validate=validate.Length(min=3, max=32))
 
+    @ma.validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ma.ValidationError("Give at least one field to change.", "_schema")
+
 
 class DuressPinSchema(StrictSchema):
-    pin = fields.String(required=True, validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."))
+    pin = Pin(required=True)
 
 
 class RevokedSchema(StrictSchema):
@@ -79,7 +89,7 @@ class RevokedSchema(StrictSchema):
 
 
 class UserQueryArgsSchema(PageArgsSchema):
-    team_id = fields.Integer()
+    team_id = Id(strict=False)
     role = fields.Enum(Role, by_value=True)
     on_call = fields.Boolean()
     undeliverable = fields.Boolean(metadata={"description": "Only users whose phone Twilio refused"})

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from safetycheck.accounts.enums import Role
 from safetycheck.api.alarms.schemas import (
     AlarmCreateSchema,
@@ -16,7 +14,7 @@ from safetycheck.api.alarms.schemas import (
     AlarmSchema,
 )
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import paginate
+from safetycheck.api.common import Blueprint, paginate
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation import panic
 from safetycheck.escalation.enums import AlarmOutcome
@@ -60,7 +58,7 @@ def list_alarms(args: dict[str, Any]) -> dict[str, Any]:
     return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
-@blp.route("/alarms/<int:alarm_id>", methods=["GET"])
+@blp.route("/alarms/<id:alarm_id>", methods=["GET"])
 @login_required(Role.MANAGER, Role.HS_LEAD, Role.ADMIN)
 @blp.response(200, AlarmDetailSchema)
 def get_alarm(alarm_id: int) -> Any:
@@ -69,7 +67,7 @@ def get_alarm(alarm_id: int) -> Any:
     return alarm_service.AlarmDetail(alarm, alarm_service.timeline_of(alarm), alarm_service.texts_of(alarm))
 
 
-@blp.route("/alarms/<int:alarm_id>/acknowledge", methods=["POST"])
+@blp.route("/alarms/<id:alarm_id>/acknowledge", methods=["POST"])
 @login_required(Role.MANAGER, Role.ADMIN)
 @blp.response(200, AlarmSchema)
 def acknowledge(alarm_id: int) -> Any:
@@ -80,7 +78,7 @@ def acknowledge(alarm_id: int) -> Any:
     return result.alarm
 
 
-@blp.route("/alarms/<int:alarm_id>/resolve", methods=["POST"])
+@blp.route("/alarms/<id:alarm_id>/resolve", methods=["POST"])
 @login_required(Role.MANAGER, Role.ADMIN)
 @blp.arguments(AlarmResolveSchema)
 @blp.response(200, AlarmSchema)

@@ -6,6 +6,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from safetycheck.api.common import (
+    Id,
     LocationSchema,
     PageArgsSchema,
     PageSchema,
@@ -17,7 +18,7 @@ from safetycheck.escalation.enums import RESOLVABLE_BY_PEOPLE, AlarmKind, AlarmS
 
 class AlarmCreateSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(["panic"]))
-    visit_id = fields.Integer(strict=True, allow_none=True)
+    visit_id = Id(allow_none=True)
     location = fields.Nested(LocationSchema, allow_none=True)
     message = fields.String(validate=validate.Length(max=500), allow_none=True)
 
@@ -30,7 +31,7 @@ class AlarmResolveSchema(StrictSchema):
 class AlarmQueryArgsSchema(PageArgsSchema):
     status = fields.Enum(AlarmStatus, by_value=True)
     kind = fields.Enum(AlarmKind, by_value=True)
-    visit_id = fields.Integer()
+    visit_id = Id(strict=False)
 
 
 class AlarmSchema(ma.Schema):

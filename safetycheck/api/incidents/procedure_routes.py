@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from safetycheck.accounts.enums import Role
 from safetycheck.api.auth import current_user, login_required, now
+from safetycheck.api.common import Blueprint
 from safetycheck.api.incidents.procedure_schemas import (
     ActionCreateSchema,
     ActionUpdateSchema,
@@ -57,7 +57,7 @@ def _done(incident: Incident, status: int = 200) -> Response:
     return incident_detail(incident, status)
 
 
-@blp.route("/incidents/<int:incident_id>/acknowledge", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/acknowledge", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(NoteSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -68,7 +68,7 @@ def acknowledge(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/triage", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/triage", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(TriageSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -79,7 +79,7 @@ def triage(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/transition", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/transition", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(TransitionSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -92,7 +92,7 @@ def transition(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/request-information", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/request-information", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(QuestionSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -103,7 +103,7 @@ def request_information(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/provide-information", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/provide-information", methods=["POST"])
 @login_required()
 @blp.arguments(AnswerSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -114,7 +114,7 @@ def provide_information(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/feedback", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/feedback", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(FeedbackSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -125,7 +125,7 @@ def feedback(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/reopen", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/reopen", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(ReopenSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -135,7 +135,7 @@ def reopen(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/riddor", methods=["PUT"])
+@blp.route("/incidents/<id:incident_id>/riddor", methods=["PUT"])
 @login_required(*STAFF)
 @blp.arguments(RiddorScreenSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -146,7 +146,7 @@ def screen_riddor(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/riddor/submission", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/riddor/submission", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(RiddorSubmitSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -157,7 +157,7 @@ def submit_riddor(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/support", methods=["PATCH"])
+@blp.route("/incidents/<id:incident_id>/support", methods=["PATCH"])
 @login_required()
 @blp.arguments(SupportUpdateSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -168,7 +168,7 @@ def update_support(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/actions", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/actions", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(ActionCreateSchema)
 @blp.response(201, IncidentDetailSchema)
@@ -178,7 +178,7 @@ def add_action(body: dict[str, Any], incident_id: int) -> Response:
     return _done(incident, 201)
 
 
-@blp.route("/incidents/<int:incident_id>/actions/<int:action_id>", methods=["PATCH"])
+@blp.route("/incidents/<id:incident_id>/actions/<id:action_id>", methods=["PATCH"])
 @login_required()
 @blp.arguments(ActionUpdateSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -189,7 +189,7 @@ def update_action(body: dict[str, Any], incident_id: int, action_id: int) -> Res
     return _done(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/markers", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/markers", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(MarkerProposalSchema)
 @blp.response(201, MarkerSchema)

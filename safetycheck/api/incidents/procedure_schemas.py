@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from safetycheck.api.common import StrictSchema
+from safetycheck.api.common import BoundedInteger, Id, StrictSchema
 from safetycheck.api.incidents.schemas import StrictBoolean, StrippedSchema, text_field
 from safetycheck.incidents.enums import (
     ActionStatus,
@@ -18,8 +18,6 @@ from safetycheck.incidents.enums import (
 )
 from safetycheck.incidents.support import REFERRALS
 from safetycheck.incidents.workflow import TRANSITION_TARGETS
-
-_SCALE = validate.Range(min=1, max=5)
 
 
 class NoteSchema(StrippedSchema):
@@ -41,13 +39,13 @@ class MarkerProposalSchema(StrippedSchema):
     reason = text_field(1000, required=True)
     controls = fields.List(fields.Enum(MarkerControl, by_value=True), load_default=list)
     review_at = fields.AwareDateTime(allow_none=True, load_default=None)
-    evidence_incident_ids = fields.List(fields.Integer(strict=True), load_default=list)
+    evidence_incident_ids = fields.List(Id(), load_default=list)
 
 
 class TriageSchema(StrippedSchema):
     harm = fields.Enum(Harm, by_value=True, required=True)
-    consequence = fields.Integer(strict=True, required=True, validate=_SCALE)
-    likelihood = fields.Integer(strict=True, required=True, validate=_SCALE)
+    consequence = BoundedInteger(minimum=1, maximum=5, required=True)
+    likelihood = BoundedInteger(minimum=1, maximum=5, required=True)
     investigation_level = fields.Enum(InvestigationLevel, by_value=True, required=True)
     note = text_field(2000, allow_none=True)
     riddor = fields.Nested(RiddorScreenSchema, allow_none=True)
@@ -93,6 +91,8 @@ class RiddorSubmitSchema(StrippedSchema):
 class SupportUpdateSchema(StrictSchema):
     """Managers record welfare checks, debrief offers, referrals and follow-ups; the worker answers."""
 
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     welfare_check_done = StrictBoolean(validate=validate.Equal(True))
     debrief_offered = StrictBoolean(validate=validate.Equal(True))
     referrals = fields.List(
@@ -113,14 +113,16 @@ class ActionCreateSchema(StrippedSchema):
     _required_text = ("title",)
 
     title = text_field(300, required=True)
-    owner_id = fields.Integer(strict=True, required=True)
+    owner_id = Id(required=True)
     due_at = fields.AwareDateTime(required=True)
 
 
 class ActionUpdateSchema(StrippedSchema):
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
+
     status = fields.Enum(ActionStatus, by_value=True)
     due_at = fields.AwareDateTime()
-    owner_id = fields.Integer(strict=True)
+    owner_id = Id()
     note = text_field(2000, allow_none=True)
 
     @ma.validates_schema

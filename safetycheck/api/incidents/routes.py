@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify, stream_with_context
-from flask_smorest import Blueprint
 
 from safetycheck.accounts.enums import Role
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import TimelineEntrySchema, paginate
+from safetycheck.api.common import Blueprint, TimelineEntrySchema, paginate
 from safetycheck.api.incidents.schemas import (
     ActionSchema,
     ExportArgsSchema,
@@ -124,14 +123,14 @@ def incident_summary(args: dict[str, Any]) -> Response:
     return jsonify(_isoformat(data))
 
 
-@blp.route("/incidents/<int:incident_id>", methods=["GET"])
+@blp.route("/incidents/<id:incident_id>", methods=["GET"])
 @login_required()
 @blp.response(200, IncidentDetailSchema)
 def get_incident(incident_id: int) -> Response:
     return incident_detail(reach.get_incident(current_user(), incident_id))
 
 
-@blp.route("/incidents/<int:incident_id>", methods=["PATCH"])
+@blp.route("/incidents/<id:incident_id>", methods=["PATCH"])
 @login_required()
 @blp.arguments(IncidentUpdateSchema)
 @blp.response(200, IncidentDetailSchema)
@@ -143,7 +142,7 @@ def update_incident(body: dict[str, Any], incident_id: int) -> Response:
     return incident_detail(incident)
 
 
-@blp.route("/incidents/<int:incident_id>/confirm", methods=["POST"])
+@blp.route("/incidents/<id:incident_id>/confirm", methods=["POST"])
 @login_required()
 @blp.arguments(IncidentConfirmSchema)
 @blp.response(200, IncidentDetailSchema)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from safetycheck.api.common import PageArgsSchema, PageSchema, StrictSchema, TimelineEntrySchema
+from safetycheck.api.common import (
+    BoundedInteger,
+    Id,
+    PageArgsSchema,
+    PageSchema,
+    StrictSchema,
+    TimelineEntrySchema,
+)
 from safetycheck.incidents.enums import (
     DebriefResponse,
     Harm,
@@ -60,8 +67,8 @@ class IncidentCreateSchema(StrippedSchema):
     near_miss = StrictBoolean(required=True)
     # Optional so that the contract's four-field report still works; a near miss is never harmed.
     harmed = StrictBoolean(allow_none=True)
-    visit_id = fields.Integer(strict=True, allow_none=True)
-    alarm_id = fields.Integer(strict=True, allow_none=True)
+    visit_id = Id(allow_none=True)
+    alarm_id = Id(allow_none=True)
     address = text_field(500, allow_none=True)
     injury = text_field(2000, allow_none=True)
     left_premises = StrictBoolean(allow_none=True)
@@ -71,7 +78,7 @@ class IncidentCreateSchema(StrippedSchema):
 
 class NearMissCreateSchema(StrippedSchema):
     kind = fields.Enum(NearMissKind, by_value=True, required=True)
-    visit_id = fields.Integer(strict=True, allow_none=True)
+    visit_id = Id(allow_none=True)
     address = text_field(500, allow_none=True)
     note = text_field(1000, allow_none=True)
     category = fields.Enum(IncidentCategory, by_value=True, load_default=IncidentCategory.OTHER)
@@ -79,6 +86,8 @@ class NearMissCreateSchema(StrippedSchema):
 
 class IncidentUpdateSchema(StrippedSchema):
     """Details added or corrected later; only these fields can change."""
+
+    openapi_extra: ClassVar[dict[str, Any]] = {"minProperties": 1}
 
     _required_text = ("description",)
 
@@ -121,10 +130,10 @@ class IncidentQueryArgsSchema(PageArgsSchema):
     status = fields.List(fields.Enum(IncidentStatus, by_value=True))
     near_miss = fields.Boolean()
     harmed = fields.Boolean()
-    team_id = fields.Integer()
-    household_id = fields.Integer()
-    reporter_id = fields.Integer()
-    visit_id = fields.Integer()
+    team_id = Id(strict=False)
+    household_id = Id(strict=False)
+    reporter_id = Id(strict=False)
+    visit_id = Id(strict=False)
     occurred_from = fields.AwareDateTime()
     occurred_to = fields.AwareDateTime()
     riddor = fields.List(fields.String(validate=validate.OneOf(RIDDOR_FILTERS)))
@@ -145,8 +154,8 @@ class ExportArgsSchema(IncidentQueryArgsSchema):
 class SummaryArgsSchema(ma.Schema):
     occurred_from = fields.AwareDateTime()
     occurred_to = fields.AwareDateTime()
-    team_id = fields.Integer()
-    silent_min_visits = fields.Integer(validate=validate.Range(min=1), load_default=20)
+    team_id = Id(strict=False)
+    silent_min_visits = BoundedInteger(minimum=1, strict=False, load_default=20)
 
     @ma.validates_schema
     def _range(self, data: dict[str, Any], **_: Any) -> None:

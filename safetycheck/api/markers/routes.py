@@ -6,11 +6,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 
 from safetycheck.accounts.enums import Role
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import paginate
+from safetycheck.api.common import Blueprint, paginate
 from safetycheck.api.markers.schemas import (
     HouseholdSchema,
     MarkerDecisionSchema,
@@ -69,14 +68,14 @@ def list_markers(args: dict[str, Any]) -> Response:
     return jsonify(page)
 
 
-@blp.route("/markers/<int:marker_id>", methods=["GET"])
+@blp.route("/markers/<id:marker_id>", methods=["GET"])
 @login_required(*STAFF)
 @blp.response(200, MarkerSchema)
 def get_marker(marker_id: int) -> Response:
     return marker_detail(marker_service.get_marker(current_user(), marker_id))
 
 
-@blp.route("/markers/<int:marker_id>/approve", methods=["POST"])
+@blp.route("/markers/<id:marker_id>/approve", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(MarkerDecisionSchema)
 @blp.response(200, MarkerSchema)
@@ -88,7 +87,7 @@ def approve(body: dict[str, Any], marker_id: int) -> Response:
     return marker_detail(marker)
 
 
-@blp.route("/markers/<int:marker_id>/reject", methods=["POST"])
+@blp.route("/markers/<id:marker_id>/reject", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(MarkerRejectSchema)
 @blp.response(200, MarkerSchema)
@@ -99,7 +98,7 @@ def reject(body: dict[str, Any], marker_id: int) -> Response:
     return marker_detail(marker)
 
 
-@blp.route("/markers/<int:marker_id>/withdraw", methods=["POST"])
+@blp.route("/markers/<id:marker_id>/withdraw", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(MarkerWithdrawSchema)
 @blp.response(200, MarkerSchema)
@@ -111,7 +110,7 @@ def withdraw(body: dict[str, Any], marker_id: int) -> Response:
     return marker_detail(marker)
 
 
-@blp.route("/markers/<int:marker_id>/renew", methods=["POST"])
+@blp.route("/markers/<id:marker_id>/renew", methods=["POST"])
 @login_required(*STAFF)
 @blp.arguments(MarkerRenewSchema)
 @blp.response(200, MarkerSchema)
@@ -130,7 +129,7 @@ def renew(body: dict[str, Any], marker_id: int) -> Response:
     return marker_detail(marker)
 
 
-@blp.route("/households/<int:household_id>", methods=["GET"])
+@blp.route("/households/<id:household_id>", methods=["GET"])
 @login_required(*STAFF)
 @blp.response(200, HouseholdSchema)
 def get_household(household_id: int) -> Response:

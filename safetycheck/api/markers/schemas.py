@@ -5,15 +5,15 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
-from safetycheck.api.common import PageArgsSchema, PageSchema
+from safetycheck.api.common import Id, PageArgsSchema, PageSchema
 from safetycheck.api.incidents.schemas import StrippedSchema, text_field
 from safetycheck.incidents.enums import MarkerStatus
 
 
 class MarkerQueryArgsSchema(PageArgsSchema):
     status = fields.List(fields.Enum(MarkerStatus, by_value=True))
-    household_id = fields.Integer()
-    team_id = fields.Integer()
+    household_id = Id(strict=False)
+    team_id = Id(strict=False)
     due_for_review = fields.Boolean()
 
 
@@ -34,7 +34,7 @@ class MarkerWithdrawSchema(StrippedSchema):
 
 
 class MarkerRenewSchema(StrippedSchema):
-    incident_id = fields.Integer(strict=True, required=True)
+    incident_id = Id(required=True)
     review_at = fields.AwareDateTime(allow_none=True)
     note = text_field(2000, allow_none=True)
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
-from flask_smorest import Blueprint
 
 from safetycheck.accounts.enums import Role
 from safetycheck.api.alarms.schemas import AlarmSchema
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import LocationSchema, TimelineEntrySchema, paginate
+from safetycheck.api.common import Blueprint, LocationSchema, TimelineEntrySchema, paginate
 from safetycheck.api.visits.schemas import (
     VisitCheckoutSchema,
     VisitCreateSchema,
@@ -108,14 +107,14 @@ def list_visits(args: dict[str, Any]) -> dict[str, Any]:
     return paginate(query, page=args["page"], per_page=args["per_page"])
 
 
-@blp.route("/visits/<int:visit_id>", methods=["GET"])
+@blp.route("/visits/<id:visit_id>", methods=["GET"])
 @login_required()
 @blp.response(200, VisitDetailSchema)
 def get_visit(visit_id: int) -> Any:
     return visit_detail(visit_service.get_visit(current_user(), visit_id))
 
 
-@blp.route("/visits/<int:visit_id>/extend", methods=["POST"])
+@blp.route("/visits/<id:visit_id>/extend", methods=["POST"])
 @login_required(Role.PRACTITIONER)
 @blp.arguments(VisitExtendSchema)
 @blp.response(200, VisitSchema)
@@ -132,7 +131,7 @@ def extend(body: dict[str, Any], visit_id: int) -> Any:
     return visit
 
 
-@blp.route("/visits/<int:visit_id>/checkout", methods=["POST"])
+@blp.route("/visits/<id:visit_id>/checkout", methods=["POST"])
 @login_required(Role.PRACTITIONER)
 @blp.arguments(VisitCheckoutSchema)
 @blp.response(200, VisitSchema)
@@ -145,7 +144,7 @@ def checkout(body: dict[str, Any], visit_id: int) -> Any:
     return result.visit
 
 
-@blp.route("/visits/<int:visit_id>/location", methods=["POST"])
+@blp.route("/visits/<id:visit_id>/location", methods=["POST"])
 @login_required(Role.PRACTITIONER)
 @blp.arguments(LocationSchema)
 @blp.response(204)

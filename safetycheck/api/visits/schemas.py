@@ -8,9 +8,12 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from safetycheck.api.common import (
+    BoundedInteger,
+    Id,
     LocationSchema,
     PageArgsSchema,
     PageSchema,
+    Pin,
     StrictSchema,
     TimelineEntrySchema,
 )
@@ -19,10 +22,10 @@ from safetycheck.visits.enums import CheckoutOutcome, VisitStatus
 
 class VisitCreateSchema(StrictSchema):
     address = fields.String(required=True, validate=validate.Length(min=3, max=500))
-    duration_minutes = fields.Integer(strict=True)
+    duration_minutes = BoundedInteger(minimum=1)
     expected_end = fields.AwareDateTime()
     case_ref = fields.String(validate=validate.Length(max=64), allow_none=True)
-    companion_id = fields.Integer(strict=True, allow_none=True)
+    companion_id = Id(allow_none=True)
     notes = fields.String(validate=validate.Length(max=2000), allow_none=True)
     location = fields.Nested(LocationSchema, allow_none=True)
 
@@ -41,19 +44,17 @@ class VisitCreateSchema(StrictSchema):
 
 
 class VisitExtendSchema(StrictSchema):
-    minutes = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    minutes = BoundedInteger(minimum=1, required=True)
 
 
 class VisitCheckoutSchema(StrictSchema):
-    pin = fields.String(
-        validate=validate.Regexp(r"^\d{4,8}$", error="Must be 4 to 8 digits."), allow_none=True
-    )
+    pin = Pin(allow_none=True)
     outcome = fields.Enum(CheckoutOutcome, by_value=True)
 
 
 class VisitQueryArgsSchema(PageArgsSchema):
     status = fields.Enum(VisitStatus, by_value=True)
-    practitioner_id = fields.Integer()
+    practitioner_id = Id(strict=False)
 
 
 class LastLocationSchema(ma.Schema):
