@@ -77,14 +77,20 @@ def check_in(
     notes: str | None = None,
     location: Location | None = None,
     idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
 ) -> CheckIn:
-    """Start a visit; a retried request with the same Idempotency-Key returns the first visit."""
+    """Start a visit; a retried request with the same Idempotency-Key returns the first visit.
+
+    `request_fingerprint` identifies the request that came with the key (the API hashes its
+    body): the same key with a different request is refused rather than answered with a visit
+    the phone did not ask for, perhaps one long completed, with no timer running.
+    """
     if practitioner.role != Role.PRACTITIONER:
         raise Forbidden("Only practitioners check in to visits.")
     if idempotency_key:
         earlier = _visit_by_key(practitioner.id, idempotency_key)
         if earlier is not None:
-            return CheckIn(visit=earlier, replayed=True)
+            return _replay(earlier, request_fingerprint, address)
     due_at = _due_at(now, duration_minutes, expected_end, max_minutes)
     if companion_id is not None:
         _check_companion(practitioner, companion_id)
@@ -111,6 +117,7 @@ def check_in(
         due_at=due_at,
         warnings=assessment.warnings,
         idempotency_key=idempotency_key,
+        idempotency_fingerprint=request_fingerprint if idempotency_key else None,
     )
     if location is not None:
         _set_location(visit, location, now)
@@ -121,7 +128,7 @@ def check_in(
     except IntegrityError:
         # Lost a race with a retry of the same request, or with a second check-in.
         if idempotency_key and (earlier := _visit_by_key(practitioner.id, idempotency_key)):
-            return CheckIn(visit=earlier, replayed=True)
+            return _replay(earlier, request_fingerprint, address)
         raise Conflict("You are already checked in to a visit; check out of it first.") from None
     checkin_guard.link_visit(visit, assessment, now=now)
     timeline.record(
@@ -250,6 +257,21 @@ def _own_current_visit(practitioner: User, visit_id: int) -> Visit:
     if not visit.is_current:
         raise Conflict("This visit is already checked out.", {"status": [str(visit.status)]})
     return visit
+
+
+def _replay(earlier: Visit, fingerprint: str | None, address: str) -> CheckIn:
+    """The first visit for a retry of its request; 422 for another request under the same key."""
+    if earlier.idempotency_fingerprint is not None and fingerprint is not None:
+        same = earlier.idempotency_fingerprint == fingerprint
+    else:  # stored before fingerprints were kept: the address is what any check-in names
+        same = earlier.address == address.strip()
+    if not same:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used for a different check-in request; "
+            "send a new Idempotency-Key for a new check-in.",
+            {"Idempotency-Key": ["Already used with a different request body."]},
+        )
+    return CheckIn(visit=earlier, replayed=True)
 
 
 def _visit_by_key(practitioner_id: int, key: str) -> Visit | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
@@ -53,6 +55,13 @@ def visit_detail(visit: Visit) -> Response:
     return jsonify(data)
 
 
+def request_fingerprint() -> str:
+    """sha256 of the canonical JSON body (keys sorted, no spaces): the same request, the same hash."""
+    body = request.get_json(silent=True)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @blp.route("/visits", methods=["POST"])
 @login_required(Role.PRACTITIONER)
 @blp.arguments(VisitCreateSchema)
@@ -67,7 +76,11 @@ def visit_detail(visit: Visit) -> Response:
     ]
 )
 def check_in(body: dict[str, Any]) -> Any:
-    """Check in before entering a home; answers 409 naming the active visit or a household restriction."""
+    """Check in before entering a home; answers 409 naming the active visit or a household restriction.
+
+    With an `Idempotency-Key`, a retry of the same request answers the first visit again; the
+    same key with a different body answers 422 (as the IETF idempotency-key draft says).
+    """
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         # Cutting it short could make two different check-ins share a key, and the second would
@@ -86,6 +99,7 @@ def check_in(body: dict[str, Any]) -> Any:
         notes=body.get("notes"),
         location=_location(body.get("location")),
         idempotency_key=key,
+        request_fingerprint=request_fingerprint(),
         now=now(),
         max_minutes=current_app.config["MAX_VISIT_MINUTES"],
     )
