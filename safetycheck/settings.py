@@ -137,6 +137,16 @@ def _validate(app: Flask) -> None:
     cfg["SCHEDULER_ENABLED"] = _as_bool("SCHEDULER_ENABLED", cfg.get("SCHEDULER_ENABLED"))
     for name in ("MAX_VISIT_MINUTES", "MAX_EXTEND_MINUTES", "TOKEN_TTL_DAYS", "MAX_CONTENT_LENGTH"):
         cfg[name] = _as_number(name, cfg.get(name), minimum=1, integer=True)
+    # The whole visit, extensions included; unset, it is the longest check-in.
+    total = cfg.get("MAX_VISIT_TOTAL_MINUTES")
+    total = cfg["MAX_VISIT_MINUTES"] if total in (None, "") else total
+    cfg["MAX_VISIT_TOTAL_MINUTES"] = _as_number("MAX_VISIT_TOTAL_MINUTES", total, minimum=1, integer=True)
+    if cfg["MAX_VISIT_TOTAL_MINUTES"] < cfg["MAX_VISIT_MINUTES"]:
+        # A check-in alone may already last MAX_VISIT_MINUTES.
+        raise ConfigError(
+            "SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES must be at least SAFETYCHECK_MAX_VISIT_MINUTES "
+            f"({cfg['MAX_VISIT_TOTAL_MINUTES']} < {cfg['MAX_VISIT_MINUTES']})"
+        )
     cfg["TWILIO_TIMEOUT_SECONDS"] = _as_number(
         "TWILIO_TIMEOUT_SECONDS", cfg.get("TWILIO_TIMEOUT_SECONDS"), minimum=0.1
     )

@@ -134,13 +134,18 @@ def get_visit(visit_id: int) -> Any:
 @blp.arguments(VisitExtendSchema)
 @blp.response(200, VisitSchema)
 def extend(body: dict[str, Any], visit_id: int) -> Any:
-    """Push the due time back; an overdue visit is extended from now and its alarm stands down."""
+    """Push the due time back; an overdue visit is extended from now and its alarm stands down.
+
+    422 on `minutes` past one extension's limit or past the longest a visit may last from check-in
+    (SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES), saying how many minutes are left.
+    """
     visit = visit_service.extend(
         current_user(),
         visit_id,
         minutes=body["minutes"],
         now=now(),
         max_minutes=current_app.config["MAX_EXTEND_MINUTES"],
+        max_total_minutes=current_app.config["MAX_VISIT_TOTAL_MINUTES"],
     )
     db.session.commit()
     return visit
