@@ -117,4 +117,4 @@ def test_texts_name_who_what_when_where_and_stay_short(app):
         near_miss=True, near_miss_kind=NearMissKind.LEFT_EARLY, category=IncidentCategory.OTHER
     )
     assert notify._what(near) == "a near miss (left early)"
-    assert notify._short(None) == "no address given"
+    assert notify._short(None) == "address not given"
