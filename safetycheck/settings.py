@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import phonenumbers
 from flask import Flask
 
@@ -39,6 +40,7 @@ TEXT_SETTINGS = (
     "ESCALATION_POLICY",
     "DISPLAY_TIMEZONE",
     "DEFAULT_PHONE_REGION",
+    "BANK_HOLIDAYS",
 )
 
 
@@ -173,6 +175,15 @@ def _validate(app: Flask) -> None:
             f"SAFETYCHECK_DEFAULT_PHONE_REGION must be a region code such as GB, not {region!r}"
         )
     cfg["DEFAULT_PHONE_REGION"] = region
+    # Working-day targets of the incident procedure skip this UK nation's bank holidays.
+    nations = holidays.country_holidays("GB").subdivisions
+    nation = str(cfg.get("BANK_HOLIDAYS") or "ENG").upper()
+    if nation not in nations:
+        raise ConfigError(
+            "SAFETYCHECK_BANK_HOLIDAYS must be ENG (England and Wales), SCT (Scotland) or NIR "
+            f"(Northern Ireland), not {nation!r}"
+        )
+    cfg["BANK_HOLIDAYS"] = nation
 
     policy = str(cfg.get("ESCALATION_POLICY") or "")
     policy_path = Path(policy) if policy else DEFAULT_POLICY_PATH

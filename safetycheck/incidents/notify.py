@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from flask import current_app, has_app_context
 
 from safetycheck.accounts.models import User
 from safetycheck.escalation import outbox
 from safetycheck.escalation.enums import MessagePurpose
 from safetycheck.extensions import db
-from safetycheck.incidents.calendar import LOCAL_TZ
+from safetycheck.incidents.calendar import local_zone
 from safetycheck.incidents.enums import IncidentCategory
 from safetycheck.incidents.models import Incident, IncidentAction, Marker
 from safetycheck.visits.models import Visit
@@ -25,17 +22,9 @@ from safetycheck.visits.models import Visit
 ACT_IN_APP = "in SafetyCheck (app or web)"
 
 
-def _tz() -> ZoneInfo | object:
-    name = current_app.config.get("DISPLAY_TIMEZONE") if has_app_context() else None
-    try:
-        return ZoneInfo(name) if name else LOCAL_TZ
-    except (ZoneInfoNotFoundError, ValueError):
-        return LOCAL_TZ
-
-
 def when(moment: datetime) -> str:
     """ "14:05 GMT Mon 2 Mar": managers read local time, with the zone around clock changes."""
-    local = moment.astimezone(_tz())  # type: ignore[arg-type]
+    local = moment.astimezone(local_zone())
     return f"{local:%H:%M %Z} {local:%a} {local.day} {local:%b}"
 
 
