@@ -42,7 +42,7 @@ class DayOrTime(fields.Field[datetime]):
     """
 
     _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-    default_error_messages = {  # noqa: RUF012 (marshmallow merges these per class)
+    default_error_messages = {  # noqa: RUF012 (marshmallow reads it from the class)
         "invalid": "Give a date (2026-12-01) or a time with a UTC offset (2026-12-01T09:00:00+00:00)."
     }
 
