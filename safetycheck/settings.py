@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 import phonenumbers
 from flask import Flask
 
@@ -39,6 +40,7 @@ TEXT_SETTINGS = (
     "ESCALATION_POLICY",
     "DISPLAY_TIMEZONE",
     "DEFAULT_PHONE_REGION",
+    "BANK_HOLIDAYS",
 )
 
 
@@ -137,6 +139,16 @@ def _validate(app: Flask) -> None:
     cfg["SCHEDULER_ENABLED"] = _as_bool("SCHEDULER_ENABLED", cfg.get("SCHEDULER_ENABLED"))
     for name in ("MAX_VISIT_MINUTES", "MAX_EXTEND_MINUTES", "TOKEN_TTL_DAYS", "MAX_CONTENT_LENGTH"):
         cfg[name] = _as_number(name, cfg.get(name), minimum=1, integer=True)
+    # The whole visit, extensions included; unset, it is the longest check-in.
+    total = cfg.get("MAX_VISIT_TOTAL_MINUTES")
+    total = cfg["MAX_VISIT_MINUTES"] if total in (None, "") else total
+    cfg["MAX_VISIT_TOTAL_MINUTES"] = _as_number("MAX_VISIT_TOTAL_MINUTES", total, minimum=1, integer=True)
+    if cfg["MAX_VISIT_TOTAL_MINUTES"] < cfg["MAX_VISIT_MINUTES"]:
+        # A check-in alone may already last MAX_VISIT_MINUTES.
+        raise ConfigError(
+            "SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES must be at least SAFETYCHECK_MAX_VISIT_MINUTES "
+            f"({cfg['MAX_VISIT_TOTAL_MINUTES']} < {cfg['MAX_VISIT_MINUTES']})"
+        )
     cfg["TWILIO_TIMEOUT_SECONDS"] = _as_number(
         "TWILIO_TIMEOUT_SECONDS", cfg.get("TWILIO_TIMEOUT_SECONDS"), minimum=0.1
     )
@@ -163,6 +175,15 @@ def _validate(app: Flask) -> None:
             f"SAFETYCHECK_DEFAULT_PHONE_REGION must be a region code such as GB, not {region!r}"
         )
     cfg["DEFAULT_PHONE_REGION"] = region
+    # Working-day targets of the incident procedure skip this UK nation's bank holidays.
+    nations = holidays.country_holidays("GB").subdivisions
+    nation = str(cfg.get("BANK_HOLIDAYS") or "ENG").upper()
+    if nation not in nations:
+        raise ConfigError(
+            "SAFETYCHECK_BANK_HOLIDAYS must be ENG (England and Wales), SCT (Scotland) or NIR "
+            f"(Northern Ireland), not {nation!r}"
+        )
+    cfg["BANK_HOLIDAYS"] = nation
 
     policy = str(cfg.get("ESCALATION_POLICY") or "")
     policy_path = Path(policy) if policy else DEFAULT_POLICY_PATH

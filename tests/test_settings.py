@@ -92,6 +92,24 @@ def test_environment_overrides_files_and_test_config_overrides_both(make_app) ->
     assert app.config["TOKEN_TTL_DAYS"] == 1
 
 
+def test_bank_holidays_are_englands_unless_another_nation_is_chosen(make_app) -> None:
+    assert make_app().config["BANK_HOLIDAYS"] == "ENG"
+    assert make_app(SAFETYCHECK_BANK_HOLIDAYS="sct").config["BANK_HOLIDAYS"] == "SCT"
+    assert make_app(SAFETYCHECK_BANK_HOLIDAYS="NIR").config["BANK_HOLIDAYS"] == "NIR"
+
+
+def test_the_longest_visit_defaults_to_the_longest_check_in(make_app) -> None:
+    assert make_app().config["MAX_VISIT_TOTAL_MINUTES"] == 720
+    assert make_app(SAFETYCHECK_MAX_VISIT_MINUTES="480").config["MAX_VISIT_TOTAL_MINUTES"] == 480
+    app = make_app(SAFETYCHECK_MAX_VISIT_MINUTES="720", SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES="900")
+    assert (app.config["MAX_VISIT_MINUTES"], app.config["MAX_VISIT_TOTAL_MINUTES"]) == (720, 900)
+
+
+def test_the_longest_visit_cannot_be_shorter_than_the_longest_check_in(make_app) -> None:
+    with pytest.raises(ConfigError, match="SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES must be at least"):
+        make_app(SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES="600")
+
+
 @pytest.mark.parametrize(
     ("given", "used"),
     [
@@ -137,11 +155,15 @@ def test_scheduler_enabled_reads_booleans(make_app, value, enabled) -> None:
         ("MAX_VISIT_MINUTES", "0"),
         ("MAX_VISIT_MINUTES", "90.5"),
         ("MAX_EXTEND_MINUTES", "lots"),
+        ("MAX_VISIT_TOTAL_MINUTES", "0"),
+        ("MAX_VISIT_TOTAL_MINUTES", "all day"),
         ("TOKEN_TTL_DAYS", "-3"),
         ("MAX_CONTENT_LENGTH", "big"),
         ("TWILIO_TIMEOUT_SECONDS", "0"),
         ("DISPLAY_TIMEZONE", "Mars/Olympus_Mons"),
         ("DEFAULT_PHONE_REGION", "XX"),
+        ("BANK_HOLIDAYS", "UK"),
+        ("BANK_HOLIDAYS", "England"),
     ],
 )
 def test_garbage_values_fail_naming_the_variable(make_app, name, value) -> None:

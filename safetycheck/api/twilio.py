@@ -64,6 +64,7 @@ def inbound_sms() -> Response:
         body=request.form.get("Body", ""),
         now=now(),
         max_extend=current_app.config["MAX_EXTEND_MINUTES"],
+        max_visit_total=current_app.config["MAX_VISIT_TOTAL_MINUTES"],
         tz=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]),
     )
     db.session.commit()

@@ -389,11 +389,11 @@ def _close_visit_by_manager(visit_id: int, *, actor_id: int, now: datetime) -> N
 
 
 def _open_draft_incident(alarm: Alarm, *, actor_id: int, now: datetime) -> None:
+    """Open the draft report and link it both ways, so the alarm leads to its incident."""
     from safetycheck.incidents import service as incident_service  # incidents builds on alarms
 
-    draft = getattr(incident_service, "draft_from_alarm", None)
-    if draft is not None:
-        draft(alarm.id, actor_id=actor_id, now=now)
+    draft = incident_service.draft_from_alarm(alarm.id, actor_id=actor_id, now=now)
+    alarm.incident_id = draft.id
 
 
 def _lock(alarm_id: int) -> Alarm:

@@ -64,7 +64,14 @@ class Reply:
 
 
 def handle_inbound(
-    *, message_sid: str, from_phone: str, body: str, now: datetime, max_extend: int, tz: ZoneInfo
+    *,
+    message_sid: str,
+    from_phone: str,
+    body: str,
+    now: datetime,
+    max_extend: int,
+    max_visit_total: int,
+    tz: ZoneInfo,
 ) -> Reply:
     """Act on one inbound text exactly once and say what to reply; the caller commits."""
     seen = db.session.scalar(sa.select(InboundSms).where(InboundSms.message_sid == message_sid))
@@ -87,7 +94,9 @@ def handle_inbound(
     else:
         try:
             with db.session.begin_nested():  # a refused command undoes itself, the record stays
-                record.result, record.reply = _act(user, command, now=now, max_extend=max_extend, tz=tz)
+                record.result, record.reply = _act(
+                    user, command, now=now, max_extend=max_extend, max_visit_total=max_visit_total, tz=tz
+                )
         except DomainError as exc:
             record.result = f"refused: {exc.message}"[:300]
             record.reply = f"SafetyCheck: {exc.message}"
@@ -98,7 +107,7 @@ def handle_inbound(
 
 
 def _act(
-    user: User, command: Command, *, now: datetime, max_extend: int, tz: ZoneInfo
+    user: User, command: Command, *, now: datetime, max_extend: int, max_visit_total: int, tz: ZoneInfo
 ) -> tuple[str, str | None]:
     if command.name == "ack":
         return _ack(user, command.code, now=now, tz=tz)
@@ -120,7 +129,25 @@ def _act(
             return "no visit", "SafetyCheck: you have no visit in progress."
         if command.minutes is None or not 1 <= command.minutes <= max_extend:
             return "bad minutes", f"SafetyCheck: reply EXT and the minutes (1 to {max_extend}), e.g. EXT 30."
-        visit = visit_service.extend(user, visit.id, minutes=command.minutes, now=now, max_minutes=max_extend)
+        left = visit_service.minutes_left(visit, now=now, max_total_minutes=max_visit_total)
+        limit = visit_service.visit_limit(max_visit_total)
+        if left < 1:
+            return "visit at its longest", (
+                f"SafetyCheck: a visit can last at most {limit} from check-in, and yours has reached it. "
+                "Reply OK when you leave, and check in again if you are staying."
+            )
+        if command.minutes > left:
+            return "past the longest visit", (
+                f"SafetyCheck: a visit can last at most {limit} from check-in: reply EXT {left} or less."
+            )
+        visit = visit_service.extend(
+            user,
+            visit.id,
+            minutes=command.minutes,
+            now=now,
+            max_minutes=max_extend,
+            max_total_minutes=max_visit_total,
+        )
         return "extended", f"SafetyCheck: extended, now due at {texts.local_time(visit.due_at, tz)}."
     if command.name == "help":
         alarm = panic.raise_panic(user, now=now, message="Raised by SMS")

@@ -133,6 +133,13 @@ def _has_further_step(ladder: policy.Ladder, executed: int) -> bool:
     return executed < len(ladder.steps)
 
 
+def _incident_address(incident_id: int) -> str | None:
+    """Where the chased incident happened, as reported (it may be away from any visit)."""
+    from safetycheck.incidents.models import Incident  # incidents builds on alarms
+
+    return db.session.scalar(sa.select(Incident.address).where(Incident.id == incident_id))
+
+
 def _body(
     alarm: Alarm,
     visit: Visit | None,
@@ -169,12 +176,15 @@ def _body(
         and (located is None or (visit.last_located_at is not None and visit.last_located_at > located))
     ):
         lat, lon, located = visit.last_lat, visit.last_lon, visit.last_located_at
+    address = visit.address if visit else None
+    if alarm.kind == AlarmKind.INCIDENT and alarm.incident_id is not None:
+        address = _incident_address(alarm.incident_id) or address
     return texts.escalation(
         kind=alarm.kind,
         code=alarm.code,
         practitioner_name=alarm.practitioner.name,
         practitioner_phone=alarm.practitioner.phone,
-        address=visit.address if visit else None,
+        address=address,
         due_at=visit.due_at if visit and alarm.kind == AlarmKind.OVERDUE else None,
         raised_at=alarm.raised_at,
         location=texts.location_phrase(lat, lon, located, tz),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
-from safetycheck.errors import Forbidden, ValidationFailed
+from safetycheck.errors import Forbidden
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus
 from safetycheck.escalation.models import Alarm
@@ -25,19 +26,20 @@ def raise_panic(
     message: str | None = None,
     location: alarm_service.Location | None = None,
 ) -> Alarm:
-    """Raise (or re-press) a panic alarm, tied to the given or the current visit."""
+    """Raise (or re-press) a panic alarm, tied to the practitioner's current visit if they have one.
+
+    A panic is never refused. A `visit_id` from the phone is only a hint: a stale one (a visit
+    already checked out, someone else's, one that does not exist) would send managers to the wrong
+    address, so the alarm is tied only to the practitioner's own current visit, exactly as for
+    HELP by text, and says "no visit in progress" when there is none.
+    """
     if practitioner.role != Role.PRACTITIONER:
         raise Forbidden("Only practitioners raise panic alarms.")
-    visit = None
-    if visit_id is not None:
-        visit = visit_service.get_visit(practitioner, visit_id)
-        if visit.practitioner_id != practitioner.id:
-            raise ValidationFailed("Not your visit.", {"visit_id": ["Must be one of your own visits."]})
-    else:
-        visit = visit_service.current_visit(practitioner.id)
+    visit = visit_service.current_visit(practitioner.id)
+    ignored = visit_id if visit_id is not None and (visit is None or visit.id != visit_id) else None
     if location is None and visit is not None and visit.last_lat is not None and visit.last_lon is not None:
         location = alarm_service.Location(visit.last_lat, visit.last_lon, visit.last_accuracy_m)
-    if location is not None and visit is not None and visit.is_current:
+    if location is not None and visit is not None:
         visit_service.record_location(practitioner, visit.id, location=_visit_location(location), now=now)
     repeat = db.session.scalar(
         sa.select(Alarm)
@@ -58,10 +60,12 @@ def raise_panic(
             repeat.lat, repeat.lon, repeat.accuracy_m = location.lat, location.lon, location.accuracy_m
         if message:
             repeat.message = message[:500]
-        timeline.record("alarm", repeat.id, "pressed_again", at=now, actor_id=practitioner.id)
+        timeline.record(
+            "alarm", repeat.id, "pressed_again", at=now, actor_id=practitioner.id, **_hint(ignored)
+        )
         db.session.flush()
         return repeat
-    return alarm_service.raise_alarm(
+    alarm = alarm_service.raise_alarm(
         kind=AlarmKind.PANIC,
         practitioner=practitioner,
         now=now,
@@ -70,6 +74,14 @@ def raise_panic(
         location=location,
         actor_id=practitioner.id,
     )
+    if ignored is not None:
+        timeline.record("alarm", alarm.id, "visit_hint_ignored", at=now, **_hint(ignored))
+    return alarm
+
+
+def _hint(ignored: int | None) -> dict[str, Any]:
+    """The visit the phone named that is not the practitioner's current one, for the record."""
+    return {"ignored_visit_id": ignored} if ignored is not None else {}
 
 
 def _visit_location(location: alarm_service.Location) -> visit_service.Location:

@@ -67,8 +67,10 @@ def escalation(
             "to anyone who answers their phone."
         )
     else:
+        # Where, but never what happened: the description stays off SMS, not a secure channel.
+        where = f"at {address}" if address else "(address not given)"
         head = (
-            f"SAFETYCHECK INCIDENT{again}: a serious incident reported by {practitioner_name} "
+            f"SAFETYCHECK INCIDENT{again}: a serious incident {where} reported by {practitioner_name} "
             f"({practitioner_phone}) at {local_time(raised_at, tz)} has not been acknowledged."
         )
     return f"{head} {location} {ACK_SUFFIX.format(code=code)}"

@@ -144,7 +144,7 @@ def _owner(incident: Incident, owner_id: int) -> User:
         or not (
             reach.is_team_manager(owner, incident)
             or owner.role in (Role.HS_LEAD, Role.ADMIN)
-            or owner.id == incident.reporter_id
+            or (owner.id == incident.reporter_id and reach.reporter_may_see(incident))
         )
     ):
         raise ValidationFailed(

@@ -9,37 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from flask import current_app, has_app_context
 
 from safetycheck.accounts.models import User
 from safetycheck.escalation import outbox
 from safetycheck.escalation.enums import MessagePurpose
-from safetycheck.incidents.calendar import LOCAL_TZ
+from safetycheck.extensions import db
+from safetycheck.incidents.calendar import local_zone
 from safetycheck.incidents.enums import IncidentCategory
 from safetycheck.incidents.models import Incident, IncidentAction, Marker
+from safetycheck.visits.models import Visit
 
 ACT_IN_APP = "in SafetyCheck (app or web)"
 
 
-def _tz() -> ZoneInfo | object:
-    name = current_app.config.get("DISPLAY_TIMEZONE") if has_app_context() else None
-    try:
-        return ZoneInfo(name) if name else LOCAL_TZ
-    except (ZoneInfoNotFoundError, ValueError):
-        return LOCAL_TZ
-
-
 def when(moment: datetime) -> str:
     """ "14:05 GMT Mon 2 Mar": managers read local time, with the zone around clock changes."""
-    local = moment.astimezone(_tz())  # type: ignore[arg-type]
+    local = moment.astimezone(local_zone())
     return f"{local:%H:%M %Z} {local:%a} {local.day} {local:%b}"
 
 
 def _short(text: str | None, limit: int = 60) -> str:
     if not text:
-        return "no address given"
+        return "address not given"
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -69,11 +60,19 @@ def _send(key: str, people: Iterable[User], body: str, now: datetime) -> int:
     return sent
 
 
+def where(incident: Incident) -> str | None:
+    """The incident's address, or its visit's when none was given."""
+    if incident.address:
+        return incident.address
+    visit = db.session.get(Visit, incident.visit_id) if incident.visit_id is not None else None
+    return visit.address if visit is not None else None
+
+
 def reported_text(incident: Incident, *, serious: bool) -> str:
     head = "SafetyCheck SERIOUS INCIDENT" if serious else "SafetyCheck incident"
     return (
         f"{head}: {incident.reporter.name} reported {_what(incident)} at {when(incident.occurred_at)}, "
-        f"{_short(incident.address)}. Please contact them and acknowledge incident {incident.id} "
+        f"{_short(where(incident))}. Please contact them and acknowledge incident {incident.id} "
         f"{ACT_IN_APP}."
     )
 

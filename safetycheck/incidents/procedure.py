@@ -168,6 +168,12 @@ def submit_riddor(
 def request_information(actor: User, incident: Incident, *, question: str, now: datetime) -> Incident:
     """Ask the reporter something; the incident waits on them and returns where it was."""
     reach.require_reviewer(actor, incident, what="ask the reporter for information")
+    if not reach.reporter_may_see(incident):
+        raise Conflict(
+            "This incident came from a duress alarm: it is never shown to the practitioner, so "
+            "they cannot be asked through SafetyCheck. Speak to them in person.",
+            {"question": ["The reporter cannot see this incident."]},
+        )
     if incident.status not in workflow.QUESTIONABLE:
         raise InvalidTransition(
             f"Cannot ask for information while the incident is {incident.status}.",
@@ -180,7 +186,7 @@ def request_information(actor: User, incident: Incident, *, question: str, now: 
 
 
 def provide_information(actor: User, incident: Incident, *, answer: str, now: datetime) -> Incident:
-    if actor.id != incident.reporter_id:
+    if actor.id != incident.reporter_id or not reach.reporter_may_see(incident):
         raise Forbidden("Only the reporter answers questions about their report.")
     if incident.status != S.INFORMATION_REQUIRED or incident.resume_status is None:
         raise InvalidTransition("No question is waiting for an answer.", {"status": [str(incident.status)]})
@@ -198,7 +204,9 @@ def give_feedback(actor: User, incident: Incident, *, message: str, now: datetim
     timeline.record(
         "incident", incident.id, "feedback_given", at=now, actor_id=actor.id, message=incident.feedback
     )
-    notify.feedback_for_reporter(incident, now=now)
+    if reach.reporter_may_see(incident):
+        # A text about a duress incident would tell whoever holds the phone that the alarm went.
+        notify.feedback_for_reporter(incident, now=now)
     return incident
 
 

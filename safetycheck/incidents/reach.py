@@ -2,6 +2,10 @@
 
 Leads and admins see the whole register, managers their team's incidents, practitioners their own
 reports. Anything outside that reach is "not found", so ids cannot be probed.
+
+An incident drafted from a duress alarm is *restricted*: whoever holds the practitioner's phone
+may be the threat, so it never shows to the practitioner it concerns (not in their register, not
+by id, no texts, no questions, no actions) and their managers own it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import sqlalchemy as sa
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Forbidden, NotFound
+from safetycheck.escalation.enums import AlarmKind
+from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
 from safetycheck.incidents.models import Incident
 
@@ -26,7 +32,25 @@ def reach_clause(user: User) -> sa.ColumnElement[bool]:
         return sa.true()
     if user.role == Role.MANAGER and user.team_id is not None:
         return Incident.team_id == user.team_id
-    return Incident.reporter_id == user.id
+    return sa.and_(Incident.reporter_id == user.id, sa.not_(restricted_clause()))
+
+
+def restricted_clause() -> sa.ColumnElement[bool]:
+    """Incidents drafted from a duress alarm (the alarm is the one source of truth for that)."""
+    duress = sa.select(Alarm.id).where(Alarm.kind == AlarmKind.DURESS)
+    return sa.and_(Incident.alarm_id.is_not(None), Incident.alarm_id.in_(duress))
+
+
+def is_restricted(incident: Incident) -> bool:
+    """Drafted from a duress alarm: hidden from its practitioner, owned by the managers."""
+    if incident.alarm_id is None:
+        return False
+    return db.session.scalar(sa.select(Alarm.kind).where(Alarm.id == incident.alarm_id)) == AlarmKind.DURESS
+
+
+def reporter_may_see(incident: Incident) -> bool:
+    """Whether the reporter may be shown, texted or asked anything about this incident."""
+    return not is_restricted(incident)
 
 
 def get_incident(user: User, incident_id: int, *, for_update: bool = False) -> Incident:
@@ -62,5 +86,6 @@ def require_reviewer(user: User, incident: Incident, *, what: str) -> None:
 
 
 def require_reporter_or_manager(user: User, incident: Incident, *, what: str) -> None:
-    if not (user.id == incident.reporter_id or is_team_manager(user, incident) or user.role == Role.ADMIN):
+    reporter = user.id == incident.reporter_id and reporter_may_see(incident)
+    if not (reporter or is_team_manager(user, incident) or user.role == Role.ADMIN):
         raise Forbidden(f"Only the reporter or their managers can {what}.")

@@ -283,7 +283,10 @@ def update_details(actor: User, incident: Incident, changes: dict[str, Any], *, 
         # acknowledged it: on-call hears of it and the chase starts, as if reported so.
         people = _managers(incident) + account_service.on_call_users()
         notify.became_serious(incident, [p for p in people if p.id != incident.reporter_id], now=now)
-        _chase(incident, now=now)
+        if reach.reporter_may_see(incident):
+            # Not for a duress incident: a manager already took charge of its alarm, and a
+            # chasing alarm in the practitioner's name would show on their visit.
+            _chase(incident, now=now)
     return incident
 
 

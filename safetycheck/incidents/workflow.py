@@ -77,7 +77,17 @@ def target_for(incident: Incident, status: IncidentStatus, since: datetime) -> d
 def owners(incident: Incident) -> list[User]:
     """Who must move the incident on from its current status."""
     if incident.status in (S.DRAFT, S.INFORMATION_REQUIRED):
-        return [incident.reporter]
+        if reach.reporter_may_see(incident):
+            return [incident.reporter]
+        # Drafted from a duress alarm: the manager who resolved it and the team's managers own it.
+        people = [account_service.get_user(incident.created_by)]
+        if incident.team_id is not None:
+            people += account_service.team_managers(incident.team_id)
+        owners: dict[int, User] = {}
+        for person in people:
+            if person.active and person.id != incident.reporter_id:
+                owners.setdefault(person.id, person)
+        return list(owners.values())
     if incident.status == S.HS_REVIEW:
         return list(
             db.session.scalars(

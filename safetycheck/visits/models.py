@@ -48,6 +48,9 @@ class Visit(Model):
     # Warnings shown at check-in (household markers), kept as shown for the record.
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    # sha256 of the check-in request that used the key: a retry replays, another request is refused.
+    # Null on rows stored before it was kept.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
     # Only the latest position is kept, and only during a visit: staff fear being tracked.
     last_lat: Mapped[float | None]
     last_lon: Mapped[float | None]

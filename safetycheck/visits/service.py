@@ -77,14 +77,20 @@ def check_in(
     notes: str | None = None,
     location: Location | None = None,
     idempotency_key: str | None = None,
+    request_fingerprint: str | None = None,
 ) -> CheckIn:
-    """Start a visit; a retried request with the same Idempotency-Key returns the first visit."""
+    """Start a visit; a retried request with the same Idempotency-Key returns the first visit.
+
+    `request_fingerprint` identifies the request that came with the key (the API hashes its
+    body): the same key with a different request is refused rather than answered with a visit
+    the phone did not ask for, perhaps one long completed, with no timer running.
+    """
     if practitioner.role != Role.PRACTITIONER:
         raise Forbidden("Only practitioners check in to visits.")
     if idempotency_key:
         earlier = _visit_by_key(practitioner.id, idempotency_key)
         if earlier is not None:
-            return CheckIn(visit=earlier, replayed=True)
+            return _replay(earlier, request_fingerprint, address)
     due_at = _due_at(now, duration_minutes, expected_end, max_minutes)
     if companion_id is not None:
         _check_companion(practitioner, companion_id)
@@ -111,6 +117,7 @@ def check_in(
         due_at=due_at,
         warnings=assessment.warnings,
         idempotency_key=idempotency_key,
+        idempotency_fingerprint=request_fingerprint if idempotency_key else None,
     )
     if location is not None:
         _set_location(visit, location, now)
@@ -121,7 +128,7 @@ def check_in(
     except IntegrityError:
         # Lost a race with a retry of the same request, or with a second check-in.
         if idempotency_key and (earlier := _visit_by_key(practitioner.id, idempotency_key)):
-            return CheckIn(visit=earlier, replayed=True)
+            return _replay(earlier, request_fingerprint, address)
         raise Conflict("You are already checked in to a visit; check out of it first.") from None
     checkin_guard.link_visit(visit, assessment, now=now)
     timeline.record(
@@ -137,13 +144,38 @@ def check_in(
     return CheckIn(visit=visit, replayed=False)
 
 
-def extend(practitioner: User, visit_id: int, *, minutes: int, now: datetime, max_minutes: int) -> Visit:
-    """Push the due time back; an overdue visit is extended from now and its alarm stands down."""
+def extend(
+    practitioner: User,
+    visit_id: int,
+    *,
+    minutes: int,
+    now: datetime,
+    max_minutes: int,
+    max_total_minutes: int,
+) -> Visit:
+    """Push the due time back; an overdue visit is extended from now and its alarm stands down.
+
+    One extension is at most `max_minutes`, and the whole visit, check-in to due time, at most
+    `max_total_minutes`: repeated extensions must not stretch a visit into a second day.
+    """
     visit = _own_current_visit(practitioner, visit_id)
     if not 1 <= minutes <= max_minutes:
         raise ValidationFailed("Invalid extension.", {"minutes": [f"Must be 1 to {max_minutes}."]})
+    left = minutes_left(visit, now=now, max_total_minutes=max_total_minutes)
+    if minutes > left:
+        limit = visit_limit(max_total_minutes)
+        if left < 1:
+            message = (
+                f"This visit has reached the longest a visit may last, {limit} from check-in: "
+                "check out, and check in again if you are staying."
+            )
+        else:
+            message = (
+                f"A visit may last at most {limit} from check-in: at most {left} more minutes can be added."
+            )
+        raise ValidationFailed(message, {"minutes": [message]})
     was_overdue = visit.status == VisitStatus.OVERDUE
-    base = now if was_overdue else max(visit.due_at, now)
+    base = _extension_base(visit, now)
     previous_due = visit.due_at
     visit.due_at = base + timedelta(minutes=minutes)
     visit.status = VisitStatus.ACTIVE
@@ -227,6 +259,25 @@ def check_out(
     return CheckOut(visit=visit, duress=duress)
 
 
+def minutes_left(visit: Visit, *, now: datetime, max_total_minutes: int) -> int:
+    """Whole minutes an extension may still add before the visit reaches its longest (may be <= 0)."""
+    ceiling = visit.checked_in_at + timedelta(minutes=max_total_minutes)
+    return int((ceiling - _extension_base(visit, now)).total_seconds() // 60)
+
+
+def visit_limit(max_total_minutes: int) -> str:
+    """ "720 minutes (12 hours)": the longest visit, in words for a message or a text."""
+    hours, rest = divmod(max_total_minutes, 60)
+    if hours and not rest:
+        return f"{max_total_minutes} minutes ({hours} hour{'s' if hours != 1 else ''})"
+    return f"{max_total_minutes} minutes"
+
+
+def _extension_base(visit: Visit, now: datetime) -> datetime:
+    # An overdue visit is extended from now; otherwise from its due time (or now, if that passed).
+    return now if visit.status == VisitStatus.OVERDUE else max(visit.due_at, now)
+
+
 def record_location(practitioner: User, visit_id: int, *, location: Location, now: datetime) -> Visit:
     visit = _own_current_visit(practitioner, visit_id)
     _set_location(visit, location, now)
@@ -252,6 +303,21 @@ def _own_current_visit(practitioner: User, visit_id: int) -> Visit:
     return visit
 
 
+def _replay(earlier: Visit, fingerprint: str | None, address: str) -> CheckIn:
+    """The first visit for a retry of its request; 422 for another request under the same key."""
+    if earlier.idempotency_fingerprint is not None and fingerprint is not None:
+        same = earlier.idempotency_fingerprint == fingerprint
+    else:  # stored before fingerprints were kept: the address is what any check-in names
+        same = earlier.address == address.strip()
+    if not same:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used for a different check-in request; "
+            "send a new Idempotency-Key for a new check-in.",
+            {"Idempotency-Key": ["Already used with a different request body."]},
+        )
+    return CheckIn(visit=earlier, replayed=True)
+
+
 def _visit_by_key(practitioner_id: int, key: str) -> Visit | None:
     return db.session.scalar(
         sa.select(Visit).where(Visit.practitioner_id == practitioner_id, Visit.idempotency_key == key)
@@ -273,8 +339,12 @@ def _due_at(
     assert expected_end is not None
     if expected_end.tzinfo is None:
         raise ValidationFailed("Invalid time.", {"expected_end": ["Must carry a UTC offset."]})
-    if expected_end <= now:
-        raise ValidationFailed("Invalid time.", {"expected_end": ["Must lie in the future."]})
+    if expected_end < now + timedelta(minutes=1):
+        # The same floor as duration_minutes (at least 1): a due time seconds away is no visit.
+        raise ValidationFailed(
+            "Invalid time.",
+            {"expected_end": ["Must be at least one minute from now (as duration_minutes >= 1)."]},
+        )
     if expected_end > now + timedelta(minutes=max_minutes):
         raise ValidationFailed(
             "Invalid time.", {"expected_end": [f"Must be at most {max_minutes} minutes from now."]}

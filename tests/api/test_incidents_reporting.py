@@ -94,6 +94,33 @@ def test_resolving_an_alarm_as_an_incident_opens_a_draft_outside_the_register(ap
     assert texts(app, to=org.on_call) == []  # nothing is sent for a draft
 
 
+def test_the_resolved_alarm_links_its_draft_for_managers(app, as_user, org, clock):
+    _, alarm = resolved_panic(as_user, org, clock)
+    boss = as_user(org.manager)
+    [draft] = boss.get("/api/v1/incidents?status=draft").get_json()["items"]
+
+    assert boss.get(f"/api/v1/alarms/{alarm['id']}").get_json()["incident_id"] == draft["id"]
+    [listed] = boss.get("/api/v1/alarms?status=resolved").get_json()["items"]
+    assert (listed["id"], listed["incident_id"]) == (alarm["id"], draft["id"])
+    again = boss.post(f"/api/v1/alarms/{alarm['id']}/resolve", json={"outcome": "incident"})
+    assert again.status_code == 409  # resolved once; the link stays
+
+
+def test_the_resolve_answer_names_the_draft(as_user, org, clock):
+    practitioner = as_user(org.practitioner)
+    current = visit(practitioner)
+    alarm = practitioner.post("/api/v1/alarms", json={"kind": "panic", "visit_id": current["id"]}).get_json()
+    resolved = as_user(org.manager).post(
+        f"/api/v1/alarms/{alarm['id']}/resolve", json={"outcome": "incident"}
+    )
+    [draft] = practitioner.get("/api/v1/incidents?status=draft").get_json()["items"]
+    assert resolved.get_json()["incident_id"] == draft["id"]
+    assert draft["alarm_id"] == alarm["id"]
+    # The worker's own panic alarm, on their visit, leads to their draft too.
+    [shown] = practitioner.get(f"/api/v1/visits/{current['id']}").get_json()["alarms"]
+    assert shown["incident_id"] == draft["id"]
+
+
 def test_confirming_the_draft_puts_it_in_the_register_and_tells_the_managers(app, as_user, org, clock):
     resolved_panic(as_user, org, clock)
     [draft] = as_user(org.practitioner).get("/api/v1/incidents?status=draft").get_json()["items"]

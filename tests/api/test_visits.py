@@ -151,7 +151,7 @@ def test_check_in_limits_are_inclusive(priya, body) -> None:
 def test_retry_with_the_same_idempotency_key_returns_the_first_visit(priya, app, clock) -> None:
     first = check_in(priya, headers={"Idempotency-Key": "tap-1"})
     clock.advance(seconds=20)  # the phone retried after a timeout
-    second = check_in(priya, duration_minutes=90, headers={"Idempotency-Key": "tap-1"})
+    second = check_in(priya, headers={"Idempotency-Key": "tap-1"})
 
     assert first.status_code == 201
     assert second.status_code == 201
@@ -161,6 +161,51 @@ def test_retry_with_the_same_idempotency_key_returns_the_first_visit(priya, app,
     with session(app) as s:  # one check-in on the visit's timeline, not two
         events = s.scalars(sa.select(TimelineEntry.event).where(TimelineEntry.subject_type == "visit")).all()
     assert events == ["checked_in"]
+
+
+def test_a_used_idempotency_key_with_another_request_is_422_and_changes_nothing(priya, app, clock) -> None:
+    first = check_in(priya, headers={"Idempotency-Key": "tap-1"}).get_json()
+    clock.advance(minutes=30)
+    assert priya.post(f"{VISITS}/{first['id']}/checkout", json={}).status_code == 200
+    clock.advance(hours=2)
+
+    for other in ({"address": "9 Other Street, Leeds LS2 7AB"}, {"duration_minutes": 90}, {"notes": "dog"}):
+        response = check_in(priya, **other, headers={"Idempotency-Key": "tap-1"})
+        body = assert_error(response, 422, "Idempotency-Key")
+        assert "Idempotency-Key" in body["message"]
+    assert count(app, Visit) == 1
+    assert priya.get(VISITS).get_json()["total"] == 1
+    # The phone that sent the first request again still gets its visit back, as it stands.
+    again = check_in(priya, headers={"Idempotency-Key": "tap-1"})
+    assert again.status_code == 201
+    assert (again.get_json()["id"], again.get_json()["status"]) == (first["id"], "completed")
+
+
+def test_the_fingerprint_is_of_the_json_not_its_spacing_or_key_order(priya, app) -> None:
+    first = check_in(priya, headers={"Idempotency-Key": "tap-1"})
+    raw = '{ "duration_minutes" : 60,\n  "address": "' + ADDRESS + '" }'
+    retry = priya.client.post(
+        VISITS,
+        data=raw,
+        headers={**priya._headers(None), "Idempotency-Key": "tap-1", "Content-Type": "application/json"},
+    )
+    assert retry.status_code == 201
+    assert retry.get_json()["id"] == first.get_json()["id"]
+
+
+def test_a_key_stored_before_fingerprints_is_matched_by_address(priya, app, clock, org) -> None:
+    first = check_in(priya, headers={"Idempotency-Key": "old-tap"}).get_json()
+    with session(app) as s:  # as the rows stored before the fingerprint was kept
+        s.get(Visit, first["id"]).idempotency_fingerprint = None
+        s.commit()
+
+    assert (
+        check_in(priya, duration_minutes=45, headers={"Idempotency-Key": "old-tap"}).get_json()["id"]
+        == (first["id"])
+    )
+    other = check_in(priya, address="9 Other Street, Leeds LS2 7AB", headers={"Idempotency-Key": "old-tap"})
+    assert_error(other, 422, "Idempotency-Key")
+    assert count(app, Visit) == 1
 
 
 def test_an_idempotency_key_longer_than_100_characters_is_refused_not_cut(priya, app) -> None:

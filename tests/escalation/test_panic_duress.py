@@ -95,6 +95,50 @@ def test_panic_without_a_visit_says_no_visit_in_progress(app, clock, org, worker
     assert "Last location: not shared." in text
 
 
+OLD_ADDRESS = "3 Old Road, Leeds LS2 9JT"
+
+
+@pytest.mark.parametrize("whose", ["checked-out", "a-colleagues", "unknown"])
+def test_a_panic_naming_a_visit_that_is_not_current_is_raised_with_no_visit_in_progress(
+    app, clock, org, as_user, worker, console_sms, sweep, whose
+):
+    old = h.check_in(worker, minutes=30, address=OLD_ADDRESS, location=h.LOCATION)
+    assert worker.post(f"/api/v1/visits/{old['id']}/checkout", json={}).status_code == 200
+    named = {
+        "checked-out": old["id"],
+        "a-colleagues": h.check_in(as_user(org.colleague), minutes=30, address=OLD_ADDRESS)["id"],
+        "unknown": 987654,
+    }[whose]
+    clock.advance(minutes=30)
+
+    answer = worker.post("/api/v1/alarms", json={"kind": "panic", "visit_id": named})
+    assert answer.status_code == 201, answer.get_json()  # a panic is never refused
+    assert answer.get_json()["visit_id"] is None
+    assert h.alarm(app, answer.get_json()["id"]).visit_id is None
+    [hint] = h.timeline(app, "alarm", answer.get_json()["id"], "visit_hint_ignored")
+    assert hint.details == {"ignored_visit_id": named}
+    sweep()
+    [text] = h.bodies_to(console_sms, org.manager.phone)
+    assert "(no visit in progress)" in text
+    assert OLD_ADDRESS not in text
+
+
+def test_a_panic_naming_an_old_visit_during_a_new_one_is_tied_to_the_new_one(
+    app, clock, org, worker, console_sms, sweep
+):
+    old = h.check_in(worker, minutes=30, address=OLD_ADDRESS)
+    assert worker.post(f"/api/v1/visits/{old['id']}/checkout", json={}).status_code == 200
+    current = h.check_in(worker, minutes=30)
+
+    answer = worker.post("/api/v1/alarms", json={"kind": "panic", "visit_id": old["id"]})
+    assert answer.status_code == 201
+    assert answer.get_json()["visit_id"] == current["id"]
+    sweep()
+    [text] = h.bodies_to(console_sms, org.manager.phone)
+    assert f"at {h.ADDRESS}" in text
+    assert OLD_ADDRESS not in text
+
+
 def test_pressing_panic_again_within_fifteen_minutes_joins_the_same_alarm(
     app, clock, org, worker, console_sms, sweep
 ):

@@ -117,4 +117,32 @@ def test_texts_name_who_what_when_where_and_stay_short(app):
         near_miss=True, near_miss_kind=NearMissKind.LEFT_EARLY, category=IncidentCategory.OTHER
     )
     assert notify._what(near) == "a near miss (left early)"
-    assert notify._short(None) == "no address given"
+    assert notify._short(None) == "address not given"
+
+
+# --- bank holidays and the service's time zone ----------------------------------------------------
+
+CHRISTMAS_EVE_EVE = datetime(2026, 12, 23, 9, 0, tzinfo=UTC)  # a Wednesday
+HOGMANAY = datetime(2025, 12, 31, 9, 0, tzinfo=UTC)  # a Wednesday; 2 January 2026 is a Friday
+
+
+@pytest.mark.parametrize(
+    ("start", "nation", "expected"),
+    [
+        # Thu 24 counts; Fri 25 (Christmas) and Mon 28 (Boxing Day observed) do not.
+        (CHRISTMAS_EVE_EVE, "ENG", datetime(2026, 12, 29, 9, 0, tzinfo=UTC)),
+        (CHRISTMAS_EVE_EVE, "SCT", datetime(2026, 12, 29, 9, 0, tzinfo=UTC)),
+        # New Year's Day everywhere; 2 January only in Scotland.
+        (HOGMANAY, "ENG", datetime(2026, 1, 5, 9, 0, tzinfo=UTC)),
+        (HOGMANAY, "NIR", datetime(2026, 1, 5, 9, 0, tzinfo=UTC)),
+        (HOGMANAY, "SCT", datetime(2026, 1, 6, 9, 0, tzinfo=UTC)),
+        # Started on Good Friday: counted from Tuesday 7 April, after Easter Monday, as from a weekend.
+        (datetime(2026, 4, 3, 10, 0, tzinfo=UTC), "ENG", datetime(2026, 4, 9, 10, 0, tzinfo=UTC)),
+    ],
+)
+def test_working_days_skip_the_nations_bank_holidays(start, nation, expected):
+    assert calendar.add_working_days(start, 2, off=calendar.uk_bank_holidays(nation)) == expected
+
+
+def test_working_days_outside_an_app_skip_english_bank_holidays():
+    assert calendar.add_working_days(CHRISTMAS_EVE_EVE, 2) == datetime(2026, 12, 29, 9, 0, tzinfo=UTC)

@@ -91,7 +91,7 @@ def test_every_change_is_on_the_timeline_with_who_and_when(ctx, clock, org) -> N
     priya = account_service.get_user(org.practitioner.id)
     start = clock.now()
     clock.advance(minutes=10)
-    visit_service.extend(priya, visit.id, minutes=15, now=clock.now(), max_minutes=240)
+    visit_service.extend(priya, visit.id, minutes=15, now=clock.now(), max_minutes=240, max_total_minutes=720)
     clock.advance(minutes=10)
     visit_service.check_out(priya, visit.id, now=clock.now())
     db.session.commit()
@@ -115,7 +115,12 @@ def test_an_active_visit_past_due_but_not_yet_swept_extends_from_now(ctx, clock,
     clock.advance(minutes=32)
 
     extended = visit_service.extend(
-        account_service.get_user(org.practitioner.id), visit.id, minutes=10, now=clock.now(), max_minutes=240
+        account_service.get_user(org.practitioner.id),
+        visit.id,
+        minutes=10,
+        now=clock.now(),
+        max_minutes=240,
+        max_total_minutes=720,
     )
 
     assert extended.due_at == clock.now() + timedelta(minutes=10)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
 import marshmallow as ma
@@ -15,6 +17,7 @@ from safetycheck.api.common import (
     StrictSchema,
     TimelineEntrySchema,
 )
+from safetycheck.incidents import calendar
 from safetycheck.incidents.enums import (
     DebriefResponse,
     Harm,
@@ -35,6 +38,49 @@ class StrictBoolean(fields.Boolean):
         if isinstance(value, bool):
             return value
         raise self.make_error("invalid", input=value)
+
+
+class DayOrTime(fields.Field[datetime]):
+    """A register date filter: a time with a UTC offset, or a plain date meaning a whole local day.
+
+    `2026-12-01` is the start of that day in the service's time zone for `occurred_from`, and its
+    end (the start of the next day, as `occurred_to` is exclusive) for `occurred_to`, so that
+    `occurred_from=2026-12-01&occurred_to=2026-12-01` is all of 1 December.
+    """
+
+    _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+    default_error_messages = {  # noqa: RUF012 (marshmallow reads it from the class)
+        "invalid": "Give a date (2026-12-01) or a time with a UTC offset (2026-12-01T09:00:00+00:00)."
+    }
+
+    def __init__(self, *, end_of_day: bool, **kwargs: Any) -> None:
+        day = "up to the end of that day" if end_of_day else "from the start of that day"
+        metadata = {
+            "type": "string",
+            "description": f"A time with a UTC offset, or a date: {day} in the service's time zone.",
+            "anyOf": [{"format": "date"}, {"format": "date-time"}],
+            "example": "2026-12-01",
+        }
+        super().__init__(metadata=metadata, **kwargs)
+        self.end_of_day = end_of_day
+        self._time = fields.AwareDateTime()
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        text = value.strip()
+        if self._DATE.fullmatch(text):
+            try:
+                day = date.fromisoformat(text)
+                return calendar.start_of_local_day(day + timedelta(days=1) if self.end_of_day else day)
+            except (ValueError, OverflowError):
+                raise self.make_error("invalid") from None
+        try:
+            moment = self._time.deserialize(text)
+        except ma.ValidationError:
+            raise self.make_error("invalid") from None
+        assert isinstance(moment, datetime)
+        return moment
 
 
 def text_field(max_length: int, **kwargs: Any) -> fields.String:
@@ -134,8 +180,8 @@ class IncidentQueryArgsSchema(PageArgsSchema):
     household_id = Id(strict=False)
     reporter_id = Id(strict=False)
     visit_id = Id(strict=False)
-    occurred_from = fields.AwareDateTime()
-    occurred_to = fields.AwareDateTime()
+    occurred_from = DayOrTime(end_of_day=False)
+    occurred_to = DayOrTime(end_of_day=True)
     riddor = fields.List(fields.String(validate=validate.OneOf(RIDDOR_FILTERS)))
     sort = fields.String(validate=validate.OneOf(SORT_CHOICES), load_default="-occurred_at")
 
@@ -152,8 +198,8 @@ class ExportArgsSchema(IncidentQueryArgsSchema):
 
 
 class SummaryArgsSchema(ma.Schema):
-    occurred_from = fields.AwareDateTime()
-    occurred_to = fields.AwareDateTime()
+    occurred_from = DayOrTime(end_of_day=False)
+    occurred_to = DayOrTime(end_of_day=True)
     team_id = Id(strict=False)
     silent_min_visits = BoundedInteger(minimum=1, strict=False, load_default=20)
 

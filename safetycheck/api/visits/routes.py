@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
@@ -52,6 +54,13 @@ def visit_detail(visit: Visit) -> Response:
     return jsonify(data)
 
 
+def request_fingerprint() -> str:
+    """sha256 of the canonical JSON body (keys sorted, no spaces): the same request, the same hash."""
+    body = request.get_json(silent=True)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @blp.route("/visits", methods=["POST"])
 @login_required(Role.PRACTITIONER)
 @blp.arguments(VisitCreateSchema)
@@ -66,7 +75,11 @@ def visit_detail(visit: Visit) -> Response:
     ]
 )
 def check_in(body: dict[str, Any]) -> Any:
-    """Check in before entering a home; answers 409 naming the active visit or a household restriction."""
+    """Check in before entering a home; answers 409 naming the active visit or a household restriction.
+
+    With an `Idempotency-Key`, a retry of the same request answers the first visit again; the
+    same key with a different body answers 422 (as the IETF idempotency-key draft says).
+    """
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
         # Cutting it short could make two different check-ins share a key, and the second would
@@ -85,6 +98,7 @@ def check_in(body: dict[str, Any]) -> Any:
         notes=body.get("notes"),
         location=_location(body.get("location")),
         idempotency_key=key,
+        request_fingerprint=request_fingerprint(),
         now=now(),
         max_minutes=current_app.config["MAX_VISIT_MINUTES"],
     )
@@ -119,13 +133,18 @@ def get_visit(visit_id: int) -> Any:
 @blp.arguments(VisitExtendSchema)
 @blp.response(200, VisitSchema)
 def extend(body: dict[str, Any], visit_id: int) -> Any:
-    """Push the due time back; an overdue visit is extended from now and its alarm stands down."""
+    """Push the due time back; an overdue visit is extended from now and its alarm stands down.
+
+    422 on `minutes` past one extension's limit or past the longest a visit may last from check-in
+    (SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES), saying how many minutes are left.
+    """
     visit = visit_service.extend(
         current_user(),
         visit_id,
         minutes=body["minutes"],
         now=now(),
         max_minutes=current_app.config["MAX_EXTEND_MINUTES"],
+        max_total_minutes=current_app.config["MAX_VISIT_TOTAL_MINUTES"],
     )
     db.session.commit()
     return visit
