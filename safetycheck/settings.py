@@ -1,4 +1,4 @@
-"""Configuration in layers: `config/settings.toml`, then SAFETYCHECK_* variables, then test overrides.
+"""Configuration in layers: the packaged settings.toml, then SAFETYCHECK_* variables, then test overrides.
 
 Every value is checked once at start-up so a typo fails the deploy with a message naming the
 setting, instead of failing the first escalation at 3 a.m.
@@ -17,10 +17,7 @@ import phonenumbers
 from flask import Flask
 
 from safetycheck.db import normalise_database_url
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
-DEFAULT_POLICY_PATH = CONFIG_DIR / "escalation.toml"
+from safetycheck.paths import DEFAULT_POLICY_PATH, DEFAULT_SETTINGS_PATH
 
 SMS_BACKENDS = ("console", "twilio")
 ENVIRONMENTS = ("development", "test", "production")
@@ -48,7 +45,7 @@ class ConfigError(RuntimeError):
 
 def load_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Fill `app.config` from the three layers and validate the result."""
-    app.config.from_file(str(CONFIG_DIR / "settings.toml"), load=tomllib.load, text=False)
+    app.config.from_file(str(DEFAULT_SETTINGS_PATH), load=tomllib.load, text=False)
     app.config.from_prefixed_env("SAFETYCHECK")
     for name in TEXT_SETTINGS:
         raw = os.environ.get(f"SAFETYCHECK_{name}")
