@@ -8,11 +8,6 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULTS_DIR = PACKAGE_DIR / "defaults"
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
-# Until the files move into the package, a checkout still has them in its top-level folders.
-if not DEFAULTS_DIR.is_dir():
-    DEFAULTS_DIR = PACKAGE_DIR.parent / "config"
-if not MIGRATIONS_DIR.is_dir():
-    MIGRATIONS_DIR = PACKAGE_DIR.parent / "migrations"
 
 DEFAULT_SETTINGS_PATH = DEFAULTS_DIR / "settings.toml"
 DEFAULT_POLICY_PATH = DEFAULTS_DIR / "escalation.toml"
