@@ -157,7 +157,7 @@ def _validate(app: Flask) -> None:
             if not cfg.get(key):
                 raise ConfigError(f"SAFETYCHECK_{key} is required when SAFETYCHECK_SMS_BACKEND=twilio")
     if backend == "console" and not cfg.get("TWILIO_AUTH_TOKEN") and not production:
-        # Lets a developer sign simulated inbound texts (`flask --app safetycheck sms ...`)
+        # Lets a developer sign simulated inbound texts (`safetycheck sms ...`)
         # against the console backend; production always uses the real Twilio token.
         cfg["TWILIO_AUTH_TOKEN"] = "development-auth-token"
     if production and not cfg.get("PUBLIC_URL"):
