@@ -67,6 +67,6 @@ def _import_models() -> None:
 
 
 def _migrations_dir() -> Any:
-    from safetycheck.settings import PROJECT_ROOT
+    from safetycheck.paths import MIGRATIONS_DIR
 
-    return PROJECT_ROOT / "migrations"
+    return MIGRATIONS_DIR

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app safetycheck create-admin | demo | worker`."""
+"""Command-line tools: `safetycheck create-admin | demo | config` (or `flask --app safetycheck ...`)."""
 
 from __future__ import annotations
 
@@ -138,6 +138,21 @@ def _print_logins() -> None:
         click.echo(f"  {person.role:<13} {person.email:<28} {person.phone}  {person.name}{extra}")
 
 
+@click.command("config")
+@with_appcontext
+def show_config() -> None:
+    """Print which settings files are read, in order, and the files and database in use."""
+    click.echo("settings, each layer overriding the one before:")
+    for path in current_app.extensions["safetycheck.settings_files"]:
+        click.echo(f"  {path}")
+    click.echo("  SAFETYCHECK_* environment variables")
+    url = sa.engine.make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
+    click.echo(f"escalation policy: {current_app.config['ESCALATION_POLICY']}")
+    click.echo(f"migrations:        {current_app.extensions['migrate'].directory}")
+    click.echo(f"instance folder:   {current_app.instance_path}")
+    click.echo(f"database:          {url.render_as_string(hide_password=True)}")
+
+
 def register(app: Flask) -> None:
-    for command in (create_admin, demo):
+    for command in (create_admin, demo, show_config):
         app.cli.add_command(command)

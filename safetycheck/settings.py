@@ -1,4 +1,9 @@
-"""Configuration in layers: `config/settings.toml`, then SAFETYCHECK_* variables, then test overrides.
+"""Configuration in layers, each overriding the one before:
+
+1. the packaged defaults, `safetycheck/defaults/settings.toml` (always read);
+2. the operator's settings file named by SAFETYCHECK_CONFIG_FILE, if that variable is set;
+3. SAFETYCHECK_* environment variables;
+4. in tests, the dictionary given to create_app().
 
 Every value is checked once at start-up so a typo fails the deploy with a message naming the
 setting, instead of failing the first escalation at 3 a.m.
@@ -6,6 +11,7 @@ setting, instead of failing the first escalation at 3 a.m.
 
 from __future__ import annotations
 
+import difflib
 import os
 import secrets
 import tomllib
@@ -18,10 +24,7 @@ import phonenumbers
 from flask import Flask
 
 from safetycheck.db import normalise_database_url
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = PROJECT_ROOT / "config"
-DEFAULT_POLICY_PATH = CONFIG_DIR / "escalation.toml"
+from safetycheck.paths import DEFAULT_POLICY_PATH, DEFAULT_SETTINGS_PATH
 
 SMS_BACKENDS = ("console", "twilio")
 ENVIRONMENTS = ("development", "test", "production")
@@ -49,8 +52,15 @@ class ConfigError(RuntimeError):
 
 
 def load_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
-    """Fill `app.config` from the three layers and validate the result."""
-    app.config.from_file(str(CONFIG_DIR / "settings.toml"), load=tomllib.load, text=False)
+    """Fill `app.config` from the layers and validate the result."""
+    app.config.from_file(str(DEFAULT_SETTINGS_PATH), load=tomllib.load, text=False)
+    files = [DEFAULT_SETTINGS_PATH]
+    override = os.environ.get("SAFETYCHECK_CONFIG_FILE")
+    if override:
+        path = _absolute(Path(override))
+        app.config.update(_read_settings_file(path, known=set(app.config)))
+        files.append(path)
+    app.extensions["safetycheck.settings_files"] = files
     app.config.from_prefixed_env("SAFETYCHECK")
     for name in TEXT_SETTINGS:
         raw = os.environ.get(f"SAFETYCHECK_{name}")
@@ -59,6 +69,32 @@ def load_settings(app: Flask, test_config: dict[str, Any] | None) -> None:
     if test_config:
         app.config.update(test_config)
     _validate(app)
+
+
+def _absolute(path: Path) -> Path:
+    return path if path.is_absolute() else Path.cwd() / path
+
+
+def _read_settings_file(path: Path, *, known: set[str]) -> dict[str, Any]:
+    """Read an operator's settings file; a key the service does not know is a typo, not a no-op."""
+    where = f"SAFETYCHECK_CONFIG_FILE: {path}"
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: invalid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from exc
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(key.upper(), sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"{where}: unknown setting {key!r}{hint}")
+    policy = data.get("ESCALATION_POLICY")
+    if isinstance(policy, str) and policy and not Path(policy).is_absolute():
+        # Beside the settings file, where the operator keeps it, not wherever the service starts.
+        data["ESCALATION_POLICY"] = str(path.parent / policy)
+    return data
 
 
 def _as_bool(name: str, value: Any) -> bool:
@@ -123,7 +159,7 @@ def _validate(app: Flask) -> None:
             if not cfg.get(key):
                 raise ConfigError(f"SAFETYCHECK_{key} is required when SAFETYCHECK_SMS_BACKEND=twilio")
     if backend == "console" and not cfg.get("TWILIO_AUTH_TOKEN") and not production:
-        # Lets a developer sign simulated inbound texts (`flask --app safetycheck sms ...`)
+        # Lets a developer sign simulated inbound texts (`safetycheck sms ...`)
         # against the console backend; production always uses the real Twilio token.
         cfg["TWILIO_AUTH_TOKEN"] = "development-auth-token"
     if production and not cfg.get("PUBLIC_URL"):
@@ -186,7 +222,4 @@ def _validate(app: Flask) -> None:
     cfg["BANK_HOLIDAYS"] = nation
 
     policy = str(cfg.get("ESCALATION_POLICY") or "")
-    policy_path = Path(policy) if policy else DEFAULT_POLICY_PATH
-    if not policy_path.is_absolute():
-        policy_path = Path.cwd() / policy_path
-    cfg["ESCALATION_POLICY"] = str(policy_path)
+    cfg["ESCALATION_POLICY"] = str(_absolute(Path(policy)) if policy else DEFAULT_POLICY_PATH)

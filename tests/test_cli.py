@@ -1,4 +1,4 @@
-"""The bootstrap commands: `create-admin` and `demo`, on a fresh database of their own.
+"""The bootstrap commands: `create-admin`, `demo` and `config`, on a fresh database of their own.
 
 They commit for real, so they run against a temporary SQLite file, not the shared test database.
 """
@@ -18,6 +18,7 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team, User
 from safetycheck.cli import DEMO_PASSWORD, DEMO_PEOPLE
 from safetycheck.extensions import db
+from safetycheck.paths import DEFAULT_POLICY_PATH, DEFAULT_SETTINGS_PATH, MIGRATIONS_DIR
 
 ADMIN = ["--email", "Boss@Example.test", "--password", "a long admin password", "--name", "Bo Boss"]
 
@@ -241,3 +242,31 @@ def test_demo_ladder_widens_to_someone_new(runner, fresh_app) -> None:
         ["manager@demo.safetycheck"],
         ["manager@demo.safetycheck", "oncall@demo.safetycheck"],
     )
+
+
+def test_config_prints_where_the_settings_come_from(monkeypatch, tmp_path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text("SWEEP_INTERVAL_SECONDS = 2\n")
+    monkeypatch.setenv("SAFETYCHECK_CONFIG_FILE", str(settings))
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": "postgresql://safetycheck:hunter2-secret@db.invalid:5432/sc",
+            "SCHEDULER_ENABLED": False,
+        }
+    )
+
+    result = app.test_cli_runner().invoke(args=["config"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:4] == [
+        "settings, each layer overriding the one before:",
+        f"  {DEFAULT_SETTINGS_PATH}",
+        f"  {settings}",
+        "  SAFETYCHECK_* environment variables",
+    ]
+    assert f"escalation policy: {DEFAULT_POLICY_PATH}" in lines
+    assert f"migrations:        {MIGRATIONS_DIR}" in lines
+    assert "database:          postgresql+psycopg://safetycheck:***@db.invalid:5432/sc" in lines
+    assert "hunter2" not in result.output

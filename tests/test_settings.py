@@ -12,6 +12,7 @@ from flask import Flask
 
 from safetycheck import create_app
 from safetycheck.extensions import db
+from safetycheck.paths import DEFAULT_SETTINGS_PATH, PACKAGE_DIR
 from safetycheck.settings import DEFAULT_POLICY_PATH, ConfigError
 
 TWILIO = {
@@ -48,7 +49,7 @@ def make_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callab
             db.engine.dispose()
 
 
-def test_defaults_come_from_config_settings_toml(make_app) -> None:
+def test_defaults_come_from_the_packaged_settings_toml(make_app) -> None:
     app = make_app()
 
     assert app.config["SMS_BACKEND"] == "console"
@@ -59,6 +60,16 @@ def test_defaults_come_from_config_settings_toml(make_app) -> None:
     assert app.config["TWILIO_BASE_URL"] == "https://api.twilio.com"
     assert app.config["ESCALATION_POLICY"] == str(DEFAULT_POLICY_PATH)
     assert app.config["SECRET_KEY"]  # a random one in development
+
+
+def test_the_packaged_defaults_are_found_from_any_working_directory(make_app, monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+
+    assert DEFAULT_SETTINGS_PATH.parent.parent == PACKAGE_DIR
+    assert app.extensions["safetycheck.settings_files"] == [DEFAULT_SETTINGS_PATH]
+    assert app.config["ESCALATION_POLICY"] == str(PACKAGE_DIR / "defaults" / "escalation.toml")
+    assert app.extensions["migrate"].directory == str(PACKAGE_DIR / "migrations")
 
 
 def test_sqlite_in_the_instance_folder_is_the_default(monkeypatch, make_app, tmp_path) -> None:
@@ -239,3 +250,106 @@ def test_escalation_policy_path_is_relative_to_the_working_directory(make_app, m
 def test_a_missing_escalation_policy_fails_naming_the_variable(make_app, tmp_path) -> None:
     with pytest.raises(ConfigError, match="SAFETYCHECK_ESCALATION_POLICY"):
         make_app(SAFETYCHECK_ESCALATION_POLICY=str(tmp_path / "nowhere.toml"))
+
+
+# --- the operator's settings file (SAFETYCHECK_CONFIG_FILE) -------------------------------
+
+
+def test_a_settings_file_overrides_the_defaults_and_the_environment_overrides_it(make_app, tmp_path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text('MAX_VISIT_MINUTES = 480\nTOKEN_TTL_DAYS = 7\nDISPLAY_TIMEZONE = "Europe/Dublin"\n')
+
+    app = make_app(SAFETYCHECK_CONFIG_FILE=str(settings), SAFETYCHECK_TOKEN_TTL_DAYS="3")
+
+    assert app.config["MAX_VISIT_MINUTES"] == 480  # the file over the defaults
+    assert app.config["TOKEN_TTL_DAYS"] == 3  # the environment over the file
+    assert app.config["DISPLAY_TIMEZONE"] == "Europe/Dublin"
+    assert app.config["MAX_EXTEND_MINUTES"] == 240  # what the file leaves out keeps its default
+    assert app.extensions["safetycheck.settings_files"] == [DEFAULT_SETTINGS_PATH, settings]
+
+
+def test_a_relative_settings_file_is_found_from_the_working_directory(
+    make_app, monkeypatch, tmp_path
+) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "settings.toml").write_text("SWEEP_INTERVAL_SECONDS = 2\n")
+    monkeypatch.chdir(tmp_path)
+
+    app = make_app(SAFETYCHECK_CONFIG_FILE="conf/settings.toml")
+
+    assert app.config["SWEEP_INTERVAL_SECONDS"] == 2
+    assert app.extensions["safetycheck.settings_files"][-1] == tmp_path / "conf" / "settings.toml"
+
+
+def test_a_relative_policy_in_the_settings_file_is_read_beside_that_file(
+    make_app, monkeypatch, tmp_path
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "ladder.toml").write_text(DEFAULT_POLICY_PATH.read_text())
+    (folder / "settings.toml").write_text('ESCALATION_POLICY = "ladder.toml"\n')
+    monkeypatch.chdir(tmp_path)  # not the file's folder
+
+    app = make_app(SAFETYCHECK_CONFIG_FILE=str(folder / "settings.toml"))
+
+    assert app.config["ESCALATION_POLICY"] == str(folder / "ladder.toml")
+
+
+def test_the_policy_variable_still_wins_over_the_settings_file(make_app, monkeypatch, tmp_path) -> None:
+    (tmp_path / "settings.toml").write_text('ESCALATION_POLICY = "/nowhere/ladder.toml"\n')
+    (tmp_path / "mine.toml").write_text(DEFAULT_POLICY_PATH.read_text())
+    monkeypatch.chdir(tmp_path)
+
+    app = make_app(
+        SAFETYCHECK_CONFIG_FILE=str(tmp_path / "settings.toml"), SAFETYCHECK_ESCALATION_POLICY="mine.toml"
+    )
+
+    assert app.config["ESCALATION_POLICY"] == str(tmp_path / "mine.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SWEEP_INTERVAL = 2\n", "unknown setting 'SWEEP_INTERVAL' (did you mean SWEEP_INTERVAL_SECONDS?)"),
+        ("sms_backend = 'twilio'\n", "unknown setting 'sms_backend' (did you mean SMS_BACKEND?)"),
+        ("[database]\nurl = 'x'\n", "unknown setting 'database'"),
+        ("MAX_VISIT_MINUTES = \n", "invalid TOML"),
+    ],
+)
+def test_a_bad_settings_file_fails_naming_the_variable_and_the_key(make_app, tmp_path, text, message) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text(text)
+
+    with pytest.raises(ConfigError) as caught:
+        make_app(SAFETYCHECK_CONFIG_FILE=str(settings))
+
+    assert str(caught.value).startswith(f"SAFETYCHECK_CONFIG_FILE: {settings}: ")
+    assert message in str(caught.value)
+
+
+def test_a_missing_settings_file_fails_naming_the_variable(make_app, tmp_path) -> None:
+    with pytest.raises(ConfigError, match=r"^SAFETYCHECK_CONFIG_FILE: .*nowhere\.toml: cannot read"):
+        make_app(SAFETYCHECK_CONFIG_FILE=str(tmp_path / "nowhere.toml"))
+
+
+def test_values_from_the_settings_file_are_checked_like_the_rest(make_app, tmp_path) -> None:
+    settings = tmp_path / "settings.toml"
+    settings.write_text('SMS_BACKEND = "carrier-pigeon"\n')
+
+    with pytest.raises(ConfigError, match="SMS_BACKEND must be one of console, twilio"):
+        make_app(SAFETYCHECK_CONFIG_FILE=str(settings))
+
+
+def test_the_example_settings_file_in_config_is_valid(make_app) -> None:
+    example = PACKAGE_DIR.parent / "config" / "settings.example.toml"
+
+    app = make_app(
+        SAFETYCHECK_CONFIG_FILE=str(example),
+        SAFETYCHECK_SECRET_KEY="s" * 40,
+        SAFETYCHECK_TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+        SAFETYCHECK_TWILIO_AUTH_TOKEN="auth-token",
+    )
+
+    assert app.config["ENV"] == "production"
+    assert app.config["SMS_BACKEND"] == "twilio"
+    assert app.config["SCHEDULER_ENABLED"] is False

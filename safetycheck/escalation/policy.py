@@ -22,8 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-# Found relative to the code, not the working directory (see API-CONTRACT.md).
-DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[2] / "config" / "escalation.toml"
+from safetycheck.paths import DEFAULT_POLICY_PATH  # beside the code, not in the working directory
 
 DEFAULT_REMINDER_BEFORE_SECONDS = 300
 # Typo protection: a week is already far beyond any sensible escalation delay, and the cap keeps

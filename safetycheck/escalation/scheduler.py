@@ -2,7 +2,7 @@
 
 APScheduler 3 runs one scheduler per process: two gunicorn workers sweep twice, and
 `flask run --debug` would start two (the reloader). The claims make that harmless; in
-production the sweep runs in its own `flask --app safetycheck worker` process.
+production the sweep runs in its own `safetycheck worker` process.
 """
 
 from __future__ import annotations

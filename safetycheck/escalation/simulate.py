@@ -1,4 +1,4 @@
-"""`flask --app safetycheck sms`: send a signed inbound text to a running service, as Twilio would.
+"""`safetycheck sms`: send a signed inbound text to a running service, as Twilio would.
 
 For demos and development with the console backend: reply ACK to an escalation without a phone.
 """

@@ -1,6 +1,6 @@
 """The overdue ladder end to end: the HTTP API, the sweep at chosen instants, the texts it sends.
 
-Default policy (config/escalation.toml): a reminder 5 minutes before due; the worker at due; the
+Default policy (safetycheck/defaults/escalation.toml): a reminder 5 minutes before due; the worker at due; the
 team's managers at +10 min; managers and on-call at +20 min, repeating every 10 minutes until
 someone acknowledges. The `org` fixture's on-call person is also a manager of the team, so a duty
 officer from another team is added here to tell the `on_call` group from `team_managers`.

@@ -20,7 +20,7 @@ from safetycheck.escalation import sweep as sweep_service
 from safetycheck.escalation.enums import AlarmStatus, MessagePurpose, OutboxStatus
 from safetycheck.escalation.policy import load_policy
 from safetycheck.extensions import db
-from safetycheck.settings import CONFIG_DIR
+from safetycheck.paths import DEMO_POLICY_PATH
 from tests import factories
 from tests.conftest import TWILIO_SETTINGS
 from tests.escalation import helpers as h
@@ -380,9 +380,7 @@ def test_asking_twilio_does_not_mistake_an_earlier_identical_text_for_this_one(
 ):
     # With steps a minute apart (the demo policy), a manager gets the same words twice within
     # Twilio's look-back window; the second send ends in a 504 that Twilio did not act on.
-    monkeypatch.setitem(
-        app.extensions, "safetycheck.policy", load_policy(CONFIG_DIR / "escalation.demo.toml")
-    )
+    monkeypatch.setitem(app.extensions, "safetycheck.policy", load_policy(DEMO_POLICY_PATH))
     with app.app_context():
         now = clock.now()
         team = factories.make_team(now=now)
