@@ -12,7 +12,8 @@ from safetycheck.clock import Clock, SystemClock
 
 def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers, CLI; nothing else."""
-    from safetycheck import cli, ops
+    from safetycheck import cli, ops, web
+    from safetycheck.accounts import setup as accounts_setup
     from safetycheck.api import register_api
     from safetycheck.api.errors import register_error_handlers
     from safetycheck.escalation import setup as escalation_setup
@@ -54,7 +55,9 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     register_api(app)
     ops.init_app(app)
     cli.register(app)
+    accounts_setup.init_app(app)
     escalation_setup.init_app(app)
+    web.init_app(app)  # after the API: its error pages wrap the API's JSON error handlers
     return app
 
 

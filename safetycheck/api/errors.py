@@ -55,28 +55,28 @@ class SafetyCheckApi(Api):
 
 def register_error_handlers(app: Flask) -> None:
     """Domain errors and unexpected failures become the JSON error shape."""
+    app.register_error_handler(DomainError, json_domain_error)
+    app.register_error_handler(Exception, json_unexpected_error)
 
-    @app.errorhandler(DomainError)
-    def _domain_error(error: DomainError) -> tuple[Response, int]:
-        from safetycheck.extensions import db
 
-        db.session.rollback()  # bad input changes nothing
-        status = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
-        body = error_body(
-            error.http_status,
-            status.get(error.http_status, "Bad Request"),
-            error.message,
-            error.errors,
-        )
-        return jsonify(body), error.http_status
+def json_domain_error(error: DomainError) -> tuple[Response, int]:
+    from safetycheck.extensions import db
 
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> tuple[Response, int]:
-        from safetycheck.extensions import db
+    db.session.rollback()  # bad input changes nothing
+    status = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
+    body = error_body(
+        error.http_status,
+        status.get(error.http_status, "Bad Request"),
+        error.message,
+        error.errors,
+    )
+    return jsonify(body), error.http_status
 
-        log.exception("unhandled error")
-        db.session.rollback()
-        body = error_body(
-            500, "Internal Server Error", "Something went wrong on our side; it has been logged."
-        )
-        return jsonify(body), 500
+
+def json_unexpected_error(error: Exception) -> tuple[Response, int]:
+    from safetycheck.extensions import db
+
+    log.exception("unhandled error")
+    db.session.rollback()
+    body = error_body(500, "Internal Server Error", "Something went wrong on our side; it has been logged.")
+    return jsonify(body), 500
