@@ -20,7 +20,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     from safetycheck.extensions import api, db, migrate
     from safetycheck.settings import load_settings
 
-    app = Flask(__name__, instance_relative_config=True)
+    # No app-level static folder: the pages serve /static/ themselves, with content hashes.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     load_settings(app, test_config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     # Every sweep would log twice a second, and the twilio SDK logs each request URL with the

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length
 
 from safetycheck.accounts.enums import Role
@@ -11,7 +19,7 @@ from safetycheck.accounts.service import MIN_PASSWORD_LENGTH
 from safetycheck.web.filters import ROLE_LABELS
 from safetycheck.web.forms import EmailAddress
 
-ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]
+ROLE_CHOICES = [SelectChoice(role.value, ROLE_LABELS[role]) for role in Role]
 ROLE_HINTS = {
     Role.PRACTITIONER.value: "Checks in and out of visits; needs a team.",
     Role.MANAGER.value: "Texted when their team's visits go overdue; needs a team.",
@@ -38,7 +46,10 @@ class _PersonForm(FlaskForm):
     team_id = SelectField("Team", coerce=_team_id, validate_choice=False)
 
     def set_teams(self, teams: list[tuple[int, str]]) -> None:
-        self.team_id.choices = [(NO_TEAM, "No team"), *teams]
+        self.team_id.choices = [
+            SelectChoice(NO_TEAM, "No team"),
+            *(SelectChoice(str(team_id), name) for team_id, name in teams),
+        ]
 
 
 class UserCreateForm(_PersonForm):
