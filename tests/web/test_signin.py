@@ -125,7 +125,9 @@ def test_a_page_sends_a_stranger_to_sign_in_and_back(web, org) -> None:
 def test_sign_out_ends_the_session_on_the_server(web, org, app) -> None:
     web.sign_in(org.admin)
     cookie = web.client.get_cookie("safetycheck_session")
-    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+    assert cookie is not None
+    assert cookie.http_only
+    assert cookie.same_site == "Lax"
     response = web.post("/logout")
     assert response.location == "/login"
     assert web.get("/admin").location.startswith("/login")
