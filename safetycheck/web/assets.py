@@ -39,15 +39,14 @@ def _hash(path: str, _size: int, _mtime_ns: int) -> str:
 
 
 def serve_static(filename: str) -> Response:
-    response = send_from_directory(STATIC_DIR, filename, max_age=0)
     try:
         current = file_hash(filename)
     except (OSError, ValueError):
         abort(404)
     if request.args.get("v") == current:
-        response.cache_control.public = True
-        response.cache_control.max_age = ONE_YEAR
+        response = send_from_directory(STATIC_DIR, filename, max_age=ONE_YEAR)
         response.cache_control.immutable = True
     else:
+        response = send_from_directory(STATIC_DIR, filename, max_age=None)
         response.cache_control.no_cache = True
     return response

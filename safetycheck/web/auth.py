@@ -55,6 +55,8 @@ def now() -> datetime:
 
 def load_signed_in_user() -> None:
     """Resolve the session cookie once per page request (before the view runs)."""
+    if request.endpoint == "web.static":
+        return  # a stylesheet needs no database query (and must not vary by cookie)
     if _load():
         # Keep what resolving wrote (last_seen_at, at most once a minute; or the session's end),
         # whatever the view then does with its own transaction.

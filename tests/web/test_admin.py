@@ -216,7 +216,7 @@ def test_policy_steps_read_as_one_line() -> None:
 
     overdue = describe(load_policy())[0]
     assert [s.sentence for s in overdue.steps] == [
-        "at once: the practitioner",
+        "at the due time: the practitioner",
         "after 10 min: team managers",
         "after 20 min: team managers and on-call contacts, repeats every 10 min",
     ]

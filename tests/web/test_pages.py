@@ -42,6 +42,8 @@ def test_static_files_have_a_content_hash_and_a_long_cache(web) -> None:
     assert css.group(2) == file_hash("vendor/govuk-frontend/govuk-frontend.min.css")
     hashed = web.get(css.group(1))
     assert hashed.status_code == 200
+    assert "no-cache" not in hashed.headers["Cache-Control"]
+    assert "Vary" not in hashed.headers  # the same file for everyone
     assert "immutable" in hashed.headers["Cache-Control"]
     assert "max-age=31536000" in hashed.headers["Cache-Control"]
     stale = web.get("/static/vendor/govuk-frontend/govuk-frontend.min.css?v=000000000000")

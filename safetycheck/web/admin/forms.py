@@ -66,7 +66,7 @@ class UserCreateForm(_PersonForm):
             ),
         ],
     )
-    on_call = BooleanField("On call (texted for every team's alarms)")
+    on_call = BooleanField("On call")
 
 
 class UserEditForm(_PersonForm):

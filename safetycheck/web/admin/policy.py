@@ -56,7 +56,10 @@ def describe(policy: Policy) -> list[LadderView]:
 def _ladder(ladder: Ladder) -> LadderView:
     rows = []
     for number, step in enumerate(ladder.steps, start=1):
-        when = f"After {human_duration(step.after)}" if step.after else "At once"
+        if step.after:
+            when = f"After {human_duration(step.after)}"
+        else:
+            when = "At the due time" if ladder.kind == AlarmKind.OVERDUE else "At once"
         who = _join([GROUP_NAMES[group] for group in step.notify])
         repeats = human_duration(step.repeat_every) if step.repeat_every else ""
         rows.append(StepRow(number=number, when=when, who=who, repeats=repeats))
