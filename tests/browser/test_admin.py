@@ -101,6 +101,7 @@ def test_admin_pages_screenshots(request, live_server, live_org, fixture, width)
     ]:
         page.goto(path)
         expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_have_count(1)  # the contract's name, once
         # Nothing wider than the window: no sideways scrolling at this width.
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
         screenshot(page, f"{name}-{width}")

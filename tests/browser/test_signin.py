@@ -91,7 +91,7 @@ def test_revoking_a_users_tokens_ends_their_web_session(new_page, live_server, l
     sign_in(admin, live_org.admin)
 
     admin.goto(f"/admin/users/{live_org.manager.id}")
-    admin.get_by_role("button", name="Sign out everywhere").click()
+    admin.get_by_role("button", name="Revoke all sign-ins").click()
     expect(admin.get_by_text("was signed out on every phone and browser")).to_be_visible()
 
     manager.reload()
