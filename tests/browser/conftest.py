@@ -224,3 +224,20 @@ def live_org(live_server: LiveServer) -> Any:
 
     with live_server.app.app_context():
         return factories.make_org(now=live_server.clock.now())
+
+
+@pytest.fixture
+def demo_org(live_server: LiveServer) -> dict[str, Any]:
+    """The README's demo organisation (`flask demo`), by the part of each email before the @
+    (admin, manager, oncall, priya, sam, lead); password `safetycheck.cli.DEMO_PASSWORD`.
+    Screenshots use it so that they show the names a reader meets, the same on every run."""
+    from safetycheck.accounts.models import User
+
+    result = live_server.app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    with live_server.session() as s:
+        people = list(s.scalars(sa.select(User)))
+        for person in people:
+            s.refresh(person)
+        s.expunge_all()
+    return {person.email.split("@")[0]: person for person in people}

@@ -10,13 +10,14 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from safetycheck.accounts.models import Team, User
+from safetycheck.cli import DEMO_PASSWORD
 from tests.browser.conftest import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-def test_an_admin_adds_a_person_after_fixing_a_bad_phone(page, live_server, live_org) -> None:
-    sign_in(page, live_org.admin)
+def test_an_admin_adds_a_person_after_fixing_a_bad_phone(page, live_server, demo_org) -> None:
+    sign_in(page, demo_org["admin"], DEMO_PASSWORD)
     page.get_by_role("navigation", name="Admin pages").get_by_role("link", name="People").click()
     page.get_by_role("button", name="Add a person").click()
     expect(page.get_by_role("heading", name="Add a person")).to_be_visible()
@@ -25,16 +26,16 @@ def test_an_admin_adds_a_person_after_fixing_a_bad_phone(page, live_server, live
     page.get_by_label("Email address").fill("nia@example.test")
     page.get_by_label("Mobile phone number").fill("12345")
     page.get_by_label("Practitioner").check()
-    page.get_by_label("Team").select_option(label=live_org.team.name)
+    page.get_by_label("Team").select_option(label="Northside Children's Services")
     page.get_by_label("First password").fill("a good first password")
     page.get_by_role("button", name="Add person").click()
 
     summary = page.locator(".govuk-error-summary")
     expect(summary).to_be_focused()
+    screenshot(page, "admin-add-person-error-1280")
     summary.get_by_role("link").first.click()  # the summary's link takes you to the field
     expect(page.get_by_label("Mobile phone number")).to_be_focused()
     expect(page.locator("#phone-error")).to_be_visible()
-    screenshot(page, "admin-add-person-error-1280")
     with live_server.session() as s:
         assert s.scalar(sa.select(User).where(User.email == "nia@example.test")) is None
 
@@ -83,18 +84,18 @@ def test_a_form_posted_without_its_csrf_token_is_refused(page, live_server, live
 
 
 @pytest.mark.parametrize(("fixture", "width"), [("page", 1280), ("tablet_page", 768)])
-def test_admin_pages_screenshots(request, live_server, live_org, fixture, width) -> None:
+def test_admin_pages_screenshots(request, live_server, demo_org, fixture, width) -> None:
     page = request.getfixturevalue(fixture)
     with live_server.session() as s:
-        flagged = s.get(User, live_org.colleague.id)
+        flagged = s.get(User, demo_org["sam"].id)
         flagged.phone_undeliverable_at = live_server.clock.now()
         flagged.phone_undeliverable_reason = "21610: the recipient replied STOP"
         s.commit()
-    sign_in(page, live_org.admin)
+    sign_in(page, demo_org["admin"], DEMO_PASSWORD)
     for path, name, heading in [
         ("/admin", "admin", "Admin"),
         ("/admin/users", "admin-people", "People"),
-        (f"/admin/users/{live_org.practitioner.id}", "admin-person", live_org.practitioner.name),
+        (f"/admin/users/{demo_org['priya'].id}", "admin-person", demo_org["priya"].name),
         ("/admin/teams", "admin-teams", "Teams"),
         ("/admin/numbers", "admin-numbers", "Undeliverable numbers"),
         ("/admin/policy", "admin-policy", "Escalation policy"),

@@ -37,10 +37,10 @@ def test_the_sign_in_page_at_desktop_and_tablet_widths(page, tablet_page, live_s
         screenshot(shown, name)
 
 
-def test_a_wrong_password_shows_the_error_and_is_counted(page, live_server, live_org) -> None:
+def test_a_wrong_password_shows_the_error_and_is_counted(page, live_server, demo_org) -> None:
     before = signin.SIGNIN_FAILURES.labels("web", "wrong_credentials")._value.get()
     page.goto("/login")
-    page.get_by_label("Email").fill(live_org.admin.email)
+    page.get_by_label("Email").fill(demo_org["admin"].email)
     page.get_by_label("Password").fill("not my password")
     page.get_by_role("button", name="Sign in").click()
 
@@ -116,3 +116,10 @@ def test_the_browser_keeps_hashed_assets_without_asking_again(page, live_server,
     assert any("GET /admin/teams" in line for line in served), served
     # Served from the browser's cache: the server is not asked again, not even for a 304.
     assert not [line for line in served if "/static/" in line], served
+
+
+def test_a_practitioner_signs_in_on_a_phone(phone_page, live_server, live_org) -> None:
+    sign_in(phone_page, live_org.practitioner)
+    expect(phone_page).to_have_url(live_server.url + "/app")
+    expect(phone_page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert phone_page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
