@@ -64,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
 
 def _import_models() -> None:
     """Import every model module so that metadata (and Alembic) sees all tables."""
+    import safetycheck.accounts.jobs  # registers the sign-in clean-up with the sweep
     import safetycheck.accounts.models
     import safetycheck.escalation.models
     import safetycheck.incidents.jobs  # registers the incident tasks with the sweep

@@ -72,7 +72,8 @@ class WebSession(Model):
     secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
-    expires_at: Mapped[datetime]  # the absolute maximum, however active the session is
+    # The absolute maximum, however active the session is (indexed for the purge job).
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None]
     user_agent: Mapped[str | None] = mapped_column(sa.String(200))
 
@@ -91,5 +92,5 @@ class SigninThrottle(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     email_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
     failures: Mapped[int] = mapped_column(default=0, server_default="0")
-    last_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
     locked_until: Mapped[datetime | None]

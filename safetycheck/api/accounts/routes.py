@@ -39,6 +39,7 @@ blp = Blueprint("accounts", __name__, description="Sign-in, the current user, te
 @blp.route("/auth/tokens", methods=["POST"])
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, TokenSchema)
+@blp.alt_response(429, description="Too many wrong passwords for this address: wait `Retry-After` seconds")
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
     """Sign in from a device; the token is shown once and stored only as a hash.
 
