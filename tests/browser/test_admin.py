@@ -125,3 +125,19 @@ def test_the_policy_page_reads_in_words(page, live_server, live_org) -> None:
     expect(overdue).to_contain_text("After 10 min")
     expect(overdue).to_contain_text("Every 10 min until someone takes charge")
     expect(page.get_by_text(re.compile("reminder 5 min before the due time"))).to_be_visible()
+
+
+def test_htmx_is_loaded_and_its_posts_carry_the_csrf_token(page, live_server, live_org) -> None:
+    sign_in(page, live_org.admin)
+    page.goto("/admin/teams")
+    page.wait_for_function("typeof window.htmx === 'object'")
+    assert page.evaluate("htmx.config.includeIndicatorStyles") is False  # no <style> for the CSP to refuse
+    status = page.evaluate(
+        """() => new Promise(resolve => {
+            document.body.addEventListener('htmx:afterRequest', e => resolve(e.detail.xhr.status), {once: true})
+            htmx.ajax('POST', '/admin/teams', {source: document.body, values: {name: 'Added by htmx'}, swap: 'none'})
+        })"""
+    )
+    assert status == 200  # the redirect after the post, followed
+    with live_server.session() as s:
+        assert s.scalar(sa.select(Team).where(Team.name == "Added by htmx")) is not None
