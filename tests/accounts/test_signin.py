@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
+from safetycheck.accounts import secrets as account_secrets
 from safetycheck.accounts import signin
 from safetycheck.accounts.models import SigninThrottle
 from safetycheck.extensions import db
@@ -77,3 +79,32 @@ def test_unlock_lets_a_locked_person_in_at_once(ctx, clock, org) -> None:
     assert signin.unlock(org.practitioner.id) is True
     assert _try(org.practitioner.email, PASSWORD, clock).user is not None
     assert signin.unlock(org.practitioner.id) is False
+
+
+class _CountingHasher(PasswordHasher):
+    """argon2's own hasher, counting its verifications (the costly step an attacker could time)."""
+
+    calls = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+        type(self).calls += 1
+        return super().verify(hash, password)
+
+
+def test_every_answer_costs_one_password_check_whether_the_address_exists_or_not(
+    ctx, clock, org, monkeypatch
+) -> None:
+    monkeypatch.setattr(
+        account_secrets, "_hasher", _CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+    inactive = db.session.get(type(org.colleague), org.colleague.id)
+    inactive.active = False
+    for email, password in [
+        (org.admin.email, "wrong"),
+        ("nobody@example.test", "wrong"),
+        (org.colleague.email, PASSWORD),
+        (org.manager.email, PASSWORD),
+    ]:
+        _CountingHasher.calls = 0
+        _try(email, password, clock)
+        assert _CountingHasher.calls == 1, email
