@@ -12,7 +12,8 @@ from safetycheck.clock import Clock, SystemClock
 
 def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers, CLI; nothing else."""
-    from safetycheck import cli, ops
+    from safetycheck import cli, ops, web
+    from safetycheck.accounts import setup as accounts_setup
     from safetycheck.api import register_api
     from safetycheck.api.errors import register_error_handlers
     from safetycheck.api.openapi import spec_kwargs
@@ -20,7 +21,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     from safetycheck.extensions import api, db, migrate
     from safetycheck.settings import load_settings
 
-    app = Flask(__name__, instance_relative_config=True)
+    # No app-level static folder: the pages serve /static/ themselves, with content hashes.
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
     load_settings(app, test_config)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     # Every sweep would log twice a second, and the twilio SDK logs each request URL with the
@@ -52,12 +54,15 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     register_api(app)
     ops.init_app(app)
     cli.register(app)
+    accounts_setup.init_app(app)
     escalation_setup.init_app(app)
+    web.init_app(app)  # after the API: its error pages wrap the API's JSON error handlers
     return app
 
 
 def _import_models() -> None:
     """Import every model module so that metadata (and Alembic) sees all tables."""
+    import safetycheck.accounts.jobs  # registers the sign-in clean-up with the sweep
     import safetycheck.accounts.models
     import safetycheck.escalation.models
     import safetycheck.incidents.jobs  # registers the incident tasks with the sweep

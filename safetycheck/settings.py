@@ -173,7 +173,17 @@ def _validate(app: Flask) -> None:
         "SWEEP_INTERVAL_SECONDS", cfg.get("SWEEP_INTERVAL_SECONDS"), minimum=0.05
     )
     cfg["SCHEDULER_ENABLED"] = _as_bool("SCHEDULER_ENABLED", cfg.get("SCHEDULER_ENABLED"))
-    for name in ("MAX_VISIT_MINUTES", "MAX_EXTEND_MINUTES", "TOKEN_TTL_DAYS", "MAX_CONTENT_LENGTH"):
+    for name in (
+        "MAX_VISIT_MINUTES",
+        "MAX_EXTEND_MINUTES",
+        "TOKEN_TTL_DAYS",
+        "MAX_CONTENT_LENGTH",
+        "WEB_SESSION_IDLE_MINUTES",
+        "WEB_SESSION_MAX_HOURS",
+        "SIGNIN_LOCK_AFTER_FAILURES",
+        "SIGNIN_LOCK_SECONDS",
+        "SIGNIN_LOCK_MAX_SECONDS",
+    ):
         cfg[name] = _as_number(name, cfg.get(name), minimum=1, integer=True)
     # The whole visit, extensions included; unset, it is the longest check-in.
     total = cfg.get("MAX_VISIT_TOTAL_MINUTES")
@@ -185,6 +195,12 @@ def _validate(app: Flask) -> None:
             "SAFETYCHECK_MAX_VISIT_TOTAL_MINUTES must be at least SAFETYCHECK_MAX_VISIT_MINUTES "
             f"({cfg['MAX_VISIT_TOTAL_MINUTES']} < {cfg['MAX_VISIT_MINUTES']})"
         )
+    # The session cookie: never readable by scripts, not sent on cross-site posts, and only over
+    # HTTPS in production (a development server on http://127.0.0.1 must still work).
+    cfg["SESSION_COOKIE_NAME"] = "safetycheck_session"
+    cfg["SESSION_COOKIE_HTTPONLY"] = True
+    cfg["SESSION_COOKIE_SAMESITE"] = "Lax"
+    cfg["SESSION_COOKIE_SECURE"] = production or bool(cfg.get("SESSION_COOKIE_SECURE"))
     cfg["TWILIO_TIMEOUT_SECONDS"] = _as_number(
         "TWILIO_TIMEOUT_SECONDS", cfg.get("TWILIO_TIMEOUT_SECONDS"), minimum=0.1
     )

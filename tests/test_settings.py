@@ -268,6 +268,16 @@ def test_a_settings_file_overrides_the_defaults_and_the_environment_overrides_it
     assert app.extensions["safetycheck.settings_files"] == [DEFAULT_SETTINGS_PATH, settings]
 
 
+def test_every_setting_with_a_derived_default_can_be_set_in_the_settings_file(make_app, tmp_path) -> None:
+    """A setting the defaults leave empty is still a known key, not a typo."""
+    settings = tmp_path / "settings.toml"
+    settings.write_text("MAX_VISIT_TOTAL_MINUTES = 900\n")
+
+    app = make_app(SAFETYCHECK_CONFIG_FILE=str(settings))
+
+    assert app.config["MAX_VISIT_TOTAL_MINUTES"] == 900
+
+
 def test_a_relative_settings_file_is_found_from_the_working_directory(
     make_app, monkeypatch, tmp_path
 ) -> None:

@@ -63,3 +63,38 @@ class ApiToken(Model):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Model):
+    """A browser sign-in. The cookie carries a random secret; only its SHA-256 is stored, and the
+    row is what makes a session end everywhere at once (sign-out, revoked tokens, deactivation)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    # The absolute maximum, however active the session is (indexed for the purge job).
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    user_agent: Mapped[str | None] = mapped_column(sa.String(200))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class SigninThrottle(Model):
+    """Failed sign-ins for one email address (known or not), shared by every instance.
+
+    Keyed by a digest of the normalised email so that an address nobody has is throttled exactly
+    like a real one (the two must look alike) without storing what strangers typed.
+    """
+
+    __tablename__ = "signin_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]

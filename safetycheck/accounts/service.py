@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from safetycheck.accounts import secrets as account_secrets
+from safetycheck.accounts import sessions
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import ApiToken, Team, User
 from safetycheck.accounts.phones import normalise_phone
@@ -173,6 +174,11 @@ def authenticate(*, email: str, password: str, device: str, now: datetime, ttl: 
     ok = account_secrets.verify_secret(user.password_hash if user else None, password)
     if user is None or not ok or not user.active:
         raise ValidationFailed("Wrong email or password.", {"password": ["Wrong email or password."]})
+    return issue_token(user, device=device, now=now, ttl=ttl)
+
+
+def issue_token(user: User, *, device: str, now: datetime, ttl: timedelta) -> IssuedToken:
+    """A device token for a user whose password was checked (see `accounts.signin`)."""
     token, digest = account_secrets.new_token()
     record = ApiToken(
         user_id=user.id,
@@ -209,8 +215,10 @@ def revoke_token(token_id: int, *, now: datetime) -> None:
 
 
 def revoke_all_tokens(user_id: int, *, now: datetime) -> int:
-    """Sign a user out everywhere (a lost or stolen phone); returns how many tokens stopped working."""
+    """Sign a user out everywhere (a lost or stolen phone), browsers included; returns how many
+    device tokens stopped working."""
     get_user(user_id)
+    sessions.end_all_sessions(user_id, now=now)
     result = db.session.execute(
         sa.update(ApiToken)
         .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))

@@ -56,46 +56,47 @@ class SafetyCheckApi(Api):
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Domain errors and unexpected failures become the JSON error shape."""
+    """Domain errors, unique keys taken concurrently and unexpected failures become the JSON shape."""
+    app.register_error_handler(DomainError, json_domain_error)
+    app.register_error_handler(sa.exc.IntegrityError, json_integrity_error)
+    app.register_error_handler(Exception, json_unexpected_error)
 
-    @app.errorhandler(DomainError)
-    def _domain_error(error: DomainError) -> tuple[Response, int]:
-        from safetycheck.extensions import db
 
-        db.session.rollback()  # bad input changes nothing
-        status = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
-        body = error_body(
-            error.http_status,
-            status.get(error.http_status, "Bad Request"),
-            error.message,
-            error.errors,
-        )
-        return jsonify(body), error.http_status
+def json_domain_error(error: DomainError) -> tuple[Response, int]:
+    from safetycheck.extensions import db
 
-    @app.errorhandler(sa.exc.IntegrityError)
-    def _integrity(error: sa.exc.IntegrityError) -> tuple[Response, int]:
-        """A unique key taken by a request that committed first: a conflict, not a crash.
+    db.session.rollback()  # bad input changes nothing
+    status = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
+    body = error_body(
+        error.http_status,
+        status.get(error.http_status, "Bad Request"),
+        error.message,
+        error.errors,
+    )
+    return jsonify(body), error.http_status
 
-        Services that check a key first name the field themselves; this catches the rest.
-        """
-        if unique_violation(error) is None:
-            return _unexpected(error)
-        from safetycheck.extensions import db
 
-        log.warning("unique key taken by a concurrent request: %s", error.orig)
-        db.session.rollback()
-        body = error_body(
-            409, "Conflict", "Another request saved the same thing at the same moment; reload and try again."
-        )
-        return jsonify(body), 409
+def json_integrity_error(error: sa.exc.IntegrityError) -> tuple[Response, int]:
+    """A unique key taken by a request that committed first: a conflict, not a crash.
 
-    @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> tuple[Response, int]:
-        from safetycheck.extensions import db
+    Services that check a key first name the field themselves; this catches the rest.
+    """
+    if unique_violation(error) is None:
+        return json_unexpected_error(error)
+    from safetycheck.extensions import db
 
-        log.exception("unhandled error")
-        db.session.rollback()
-        body = error_body(
-            500, "Internal Server Error", "Something went wrong on our side; it has been logged."
-        )
-        return jsonify(body), 500
+    log.warning("unique key taken by a concurrent request: %s", error.orig)
+    db.session.rollback()
+    body = error_body(
+        409, "Conflict", "Another request saved the same thing at the same moment; reload and try again."
+    )
+    return jsonify(body), 409
+
+
+def json_unexpected_error(error: Exception) -> tuple[Response, int]:
+    from safetycheck.extensions import db
+
+    log.exception("unhandled error")
+    db.session.rollback()
+    body = error_body(500, "Internal Server Error", "Something went wrong on our side; it has been logged.")
+    return jsonify(body), 500

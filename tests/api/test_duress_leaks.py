@@ -33,7 +33,7 @@ from tests.escalation import helpers as h
 
 PIN = "9911"
 # Routes that serve files by path (Swagger UI, static assets): no ids to fill, nothing of anyone's.
-FILE_ROUTES = {"static", "ops.swagger_ui_static"}
+FILE_ROUTES = {"static", "web.static", "ops.swagger_ui_static"}
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(\+00:00|Z)?")
 
 

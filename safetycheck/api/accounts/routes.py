@@ -7,10 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_smorest import abort
 
 from safetycheck.accounts import service as account_service
+from safetycheck.accounts import signin
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.accounts.setup import signin_rules
 from safetycheck.api.accounts.schemas import (
     DuressPinSchema,
     MeSchema,
@@ -27,6 +30,7 @@ from safetycheck.api.accounts.schemas import (
 )
 from safetycheck.api.auth import current_token, current_user, login_required, now
 from safetycheck.api.common import Blueprint, paginate
+from safetycheck.errors import ValidationFailed
 from safetycheck.extensions import db
 
 blp = Blueprint("accounts", __name__, description="Sign-in, the current user, teams and users")
@@ -35,13 +39,35 @@ blp = Blueprint("accounts", __name__, description="Sign-in, the current user, te
 @blp.route("/auth/tokens", methods=["POST"])
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, TokenSchema)
+@blp.alt_response(429, description="Too many wrong passwords for this address: wait `Retry-After` seconds")
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
-    """Sign in from a device; the token is shown once and stored only as a hash."""
-    issued = account_service.authenticate(
+    """Sign in from a device; the token is shown once and stored only as a hash.
+
+    Repeated wrong passwords lock the address for a while (429 with Retry-After), exactly as on
+    the web's sign-in page.
+    """
+    moment = now()
+    result = signin.attempt(
         email=body["email"],
         password=body["password"],
+        now=moment,
+        rules=signin_rules(current_app),
+        channel="api",
+    )
+    db.session.commit()  # a failure must be counted even though this request fails
+    if result.user is None and result.locked_until is not None:
+        wait = result.retry_after_seconds(moment)
+        abort(
+            429,
+            message=f"Too many failed sign-ins for this address. Try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+        )
+    if result.user is None:
+        raise ValidationFailed(signin.WRONG_CREDENTIALS, {"password": [signin.WRONG_CREDENTIALS]})
+    issued = account_service.issue_token(
+        result.user,
         device=body["device"],
-        now=now(),
+        now=moment,
         ttl=timedelta(days=current_app.config["TOKEN_TTL_DAYS"]),
     )
     db.session.commit()

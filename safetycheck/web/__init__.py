@@ -1,0 +1,50 @@
+"""Server-rendered pages: GOV.UK Frontend look, session sign-in, CSRF on every form.
+
+Pages call the domain services directly (never the HTTP API), the same way the API does:
+parse the form, check the role and reach, call one service, commit, render or redirect. Every
+page blueprint is a child of `web`, so it inherits the signed-in user, the CSRF check and the
+static route; see docs/web.md for how to add one.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+csrf = CSRFProtect()
+
+
+def init_app(app: Flask) -> None:
+    """Register the pages, their templates, CSRF, error pages and security headers."""
+    from safetycheck.web import assets, errors, filters, home, security
+    from safetycheck.web.admin.routes import bp as admin_bp
+    from safetycheck.web.auth import bp as auth_bp
+    from safetycheck.web.auth import load_signed_in_user
+
+    # GOV.UK macros are imported as "govuk_frontend_jinja/components/<name>/macro.html"; the
+    # blueprints' own templates are found as usual.
+    app.jinja_loader = ChoiceLoader(  # type: ignore[assignment]
+        [PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})]
+    )
+    app.jinja_env.add_extension("jinja2.ext.do")  # {% do list.append(...) %} in macros/forms.html
+
+    # Only the pages check CSRF (in `web`'s before_request): the JSON API authenticates with
+    # bearer tokens, which a browser never sends by itself, and Twilio signs its webhooks.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    csrf.init_app(app)
+
+    web = Blueprint("web", __name__, template_folder="templates")
+    web.before_request(security.protect_from_csrf)
+    web.before_request(load_signed_in_user)
+    web.add_url_rule("/static/<path:filename>", "static", assets.serve_static)
+    # Page blueprints: add yours here (its endpoints become "web.<name>.<view>").
+    web.register_blueprint(auth_bp)
+    web.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(web)
+
+    home.add_placeholders(app)
+    filters.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)

@@ -1,0 +1,1 @@
+"""The admin pages: people, teams, undeliverable numbers and the escalation policy in force."""
