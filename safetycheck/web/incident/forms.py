@@ -7,8 +7,15 @@ page keep unique ids for their labels and the error summary's links.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms import TextAreaField
+from wtforms import (
+    DateField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from safetycheck.incidents.enums import Harm, InvestigationLevel, MarkerControl
