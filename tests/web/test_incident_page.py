@@ -3,7 +3,6 @@ procedure as a form post, refusals as form errors, and posts without CSRF changi
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from safetycheck.timeline.models import TimelineEntry
 from tests.api.test_duress_leaks import duress_draft
 from tests.assertions import count, session
 from tests.incidents.helpers import report
+from tests.web.html import buttons, error_summary, text
 
 S = IncidentStatus
 
@@ -36,22 +36,6 @@ def status_of(app, incident_id: int) -> IncidentStatus:
         return s.get(Incident, incident_id).status
 
 
-def text(response: Any) -> str:
-    return response.get_data(as_text=True)
-
-
-def buttons(response: Any) -> list[str]:
-    """The names of every button on the page, as a person (or Playwright) finds them."""
-    found = re.findall(r"<button[^>]*>\s*(.*?)\s*</button>", text(response), re.S)
-    return [re.sub(r"\s+", " ", b) for b in found]
-
-
-def error_summary(response: Any) -> str:
-    match = re.search(r'class="govuk-error-summary".*?</div>\s*</div>', text(response), re.S)
-    assert match, "no error summary on the page"
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))
-
-
 # --- who may open it -------------------------------------------------------------------------------
 
 
@@ -70,7 +54,7 @@ def test_the_team_manager_sees_the_report_and_may_acknowledge(web_as, org, incid
     ):
         assert shown in html, shown
     assert "Acknowledge" in buttons(page)
-    assert "Incident " + str(incident["id"]) + " – SafetyCheck" in html
+    assert f"<title>Incident {incident['id']} \N{EN DASH} SafetyCheck" in html
 
 
 def test_a_lead_reads_it_but_only_team_managers_acknowledge(web_as, org, incident) -> None:
@@ -163,7 +147,7 @@ def test_triage_names_missing_fields_then_saves(web_as, org, incident, app) -> N
         saved = s.get(Incident, incident["id"])
         assert (saved.status, saved.risk_score) == (S.TRIAGED, 12)
     page = manager.get(url(incident))
-    assert "Risk score 12 (3 × 4)" in text(page)
+    assert "Risk score 12 (3 \N{MULTIPLICATION SIGN} 4)" in text(page)
     assert "Start the investigation" in buttons(page)
     assert "Send for health and safety review" not in buttons(page)  # level local: investigate first
 
