@@ -29,7 +29,7 @@ LEVEL_HINTS = {
     InvestigationLevel.LOCAL.value: "A local investigation.",
     InvestigationLevel.FULL.value: "Serious: an independent investigator.",
 }
-SCALE = [SelectChoice(str(n), str(n)) for n in range(1, 6)]
+SCALE = [SelectChoice("", "Choose"), *(SelectChoice(str(n), str(n)) for n in range(1, 6))]
 CONTROL_CHOICES = [
     SelectChoice(MarkerControl.JOINT_VISIT.value, "Joint visits only (a lone check-in is refused)"),
     SelectChoice(MarkerControl.OFFICE_ONLY.value, "Office only (no home visits)"),
@@ -55,13 +55,11 @@ class TriageForm(FlaskForm):
     consequence = SelectField(
         "Consequence (1 to 5)",
         choices=SCALE,
-        coerce=int,
         validators=[InputRequired("Select the consequence")],
     )
     likelihood = SelectField(
         "Likelihood of it happening again (1 to 5)",
         choices=SCALE,
-        coerce=int,
         validators=[InputRequired("Select the likelihood")],
     )
     investigation_level = RadioField(

@@ -284,8 +284,8 @@ def add_action(incident_id: int) -> Any:
             incident,
             title=(form.title.data or "").strip(),
             owner_id=int(form.owner_id.data),
-            # "Due by the end of" that day, in the service's time zone.
-            due_at=start_of_local_day(form.due_on.data + timedelta(days=1)),
+            # "Due by the end of" that day: its last minute in the service's time zone.
+            due_at=start_of_local_day(form.due_on.data + timedelta(days=1)) - timedelta(minutes=1),
             now=now(),
         ),
         "The action was added.",

@@ -257,15 +257,19 @@ def timeline_people(entries: list[dict[str, Any]]) -> set[int | None]:
 
 def action_owner_choices(incident: Incident) -> list[tuple[int, str]]:
     """Who may own an action (actions._owner): the team's managers, leads, admins, the reporter."""
-    chosen: dict[int, str] = {}
+    order = {Role.MANAGER: 0, Role.HS_LEAD: 1, Role.ADMIN: 2}
+    staff = sorted(
+        (
+            p
+            for p in people.list_people()
+            if p.active and (reach.is_team_manager(p, incident) or p.role in (Role.HS_LEAD, Role.ADMIN))
+        ),
+        key=lambda p: (order[p.role], p.name),
+    )
+    chosen = [(p.id, f"{p.name} ({_role_word(p.role)})") for p in staff]
     if reach.reporter_may_see(incident):
-        chosen[incident.reporter.id] = f"{incident.reporter.name} (reporter)"
-    for person in people.list_people():
-        if not person.active:
-            continue
-        if reach.is_team_manager(person, incident) or person.role in (Role.HS_LEAD, Role.ADMIN):
-            chosen.setdefault(person.id, f"{person.name} ({_role_word(person.role)})")
-    return list(chosen.items())
+        chosen.append((incident.reporter.id, f"{incident.reporter.name} (reporter)"))
+    return chosen
 
 
 def _role_word(role: Role) -> str:
