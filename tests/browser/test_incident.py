@@ -50,7 +50,8 @@ def test_another_teams_incident_url_answers_404(page, live_server, demo_org) -> 
     number = report(live_server, demo_org["priya"])
     sign_in(page, demo_org["oncall"], DEMO_PASSWORD)  # a manager of the duty team, not Priya's
     response = page.goto(f"/register/incidents/{number}")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     expect(page.get_by_text("Pushed against")).to_have_count(0)
 
