@@ -50,7 +50,7 @@ def test_a_second_person_approves_a_marker(page, new_page, live_server, demo_org
     assert tablet.evaluate("document.documentElement.scrollWidth") <= 768
     screenshot(tablet, "markers-768")
 
-    card.get_by_label("Note (optional)").fill("Agreed with the family's social worker.")
+    card.get_by_label("Approval note (optional)").fill("Agreed with the family's social worker.")
     card.get_by_role("button", name="Approve").click()
     expect(lead.get_by_text(f"The marker on {ADDRESS} is now in force")).to_be_visible()
     expect(lead.locator(f"#marker-{marker_id}")).to_have_count(0)

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 
 class ApproveForm(FlaskForm):
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField("Approval note (optional)", validators=[Optional(), Length(max=2000)])
 
 
 class RejectForm(FlaskForm):
