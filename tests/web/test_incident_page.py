@@ -289,3 +289,44 @@ def test_a_duress_incident_is_the_managers_and_never_asks_the_practitioner(
     practitioner = web_as(org.practitioner)
     assert practitioner.get(url(number)).status_code == 403
     assert "Made to check out" not in text(practitioner.get(url(number)))
+
+
+# --- the tracks ---------------------------------------------------------------------------------------
+
+
+def test_the_riddor_deadline_and_the_hse_report(web_as, org, as_user, clock, app) -> None:
+    assault = report(
+        as_user(org.practitioner), clock, category="physical_assault", harmed=True, injury="Bruised arm"
+    )
+    lead = web_as(org.lead)
+    page = lead.get(url(assault))
+    assert "Report to HSE by" in text(page)
+    assert "15 days left" in text(page)
+    blank = lead.post(url(assault, "riddor/submission"), {"hse_reference": ""})
+    assert blank.status_code == 422
+    assert "Enter the reference HSE gave" in error_summary(blank)
+    assert lead.post(url(assault, "riddor/submission"), {"hse_reference": "RIDDOR-4471"}).status_code == 302
+    page = lead.get(url(assault))
+    assert "RIDDOR-4471" in text(page)
+    assert "Record the HSE report" not in buttons(page)
+    with session(app) as s:
+        assert s.get(Incident, assault["id"]).riddor_state == "submitted"
+
+
+def test_support_steps_are_recorded_by_their_buttons(web_as, org, incident, app) -> None:
+    manager = web_as(org.manager)
+    page = manager.get(url(incident))
+    assert {"Welfare check done", "Debrief offered", "2-week follow-up done"} <= set(buttons(page))
+    assert manager.post(url(incident, "support"), {"step": "welfare_check_done"}).status_code == 302
+    page = manager.get(url(incident))
+    assert "Welfare check done" not in buttons(page)
+    assert "Support recorded" in text(page)  # on the timeline
+    assert manager.post(url(incident, "support"), {"step": "referrals"}).status_code == 422
+    assert (
+        web_as(org.other_manager).post(url(incident, "support"), {"step": "debrief_offered"}).status_code
+        == 404
+    )
+    with session(app) as s:
+        row = s.get(Incident, incident["id"]).support
+        assert row.welfare_check_done_at is not None
+        assert row.debrief_offered_at is None

@@ -99,6 +99,18 @@ class NewActionForm(FlaskForm):
         self.owner_id.choices = [SelectChoice(person_id, name) for person_id, name in owners]
 
 
+class SupportStepForm(FlaskForm):
+    """One support step recorded as done: the pressed button's `step`."""
+
+    step = StringField("Support step", validators=[DataRequired("Choose the support step")])
+
+
+class RiddorSubmitForm(FlaskForm):
+    hse_reference = StringField(
+        "HSE reference", validators=[DataRequired("Enter the reference HSE gave"), Length(max=40)]
+    )
+
+
 class MarkerProposalForm(FlaskForm):
     marker_reason = TextAreaField(
         "Facts the marker rests on",

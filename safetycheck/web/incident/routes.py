@@ -39,6 +39,8 @@ from safetycheck.web.incident.forms import (
     NoteForm,
     QuestionForm,
     ReopenForm,
+    RiddorSubmitForm,
+    SupportStepForm,
     TriageForm,
 )
 
@@ -67,6 +69,8 @@ def _blank_forms(incident: Incident) -> dict[str, FlaskForm]:
         "action": new_action,
         "marker": MarkerProposalForm(formdata=None),
         "done": ActionForm(formdata=None),
+        "support": SupportStepForm(formdata=None),
+        "riddor": RiddorSubmitForm(formdata=None),
     }
 
 
@@ -163,7 +167,7 @@ def show_refusal(form: FlaskForm, error: DomainError, fields: dict[str, str] | N
 
 
 def _anchor(name: str) -> str:
-    return "actions" if name in ("action", "done") else "top"
+    return {"action": "actions", "done": "actions", "support": "support", "riddor": "riddor"}.get(name, "top")
 
 
 @bp.route("/<id:incident_id>/acknowledge", methods=["POST"])
@@ -325,4 +329,33 @@ def propose_marker(incident_id: int) -> Any:
         ),
         "The marker was proposed. It applies once a second person approves it on the Markers page.",
         {"reason": "marker_reason"},
+    )
+
+
+@bp.route("/<id:incident_id>/support", methods=["POST"])
+@staff_only
+def record_support(incident_id: int) -> Any:
+    form = SupportStepForm()
+
+    def record(user: User, incident: Incident) -> None:
+        step = form.step.data or ""
+        if step not in view.SUPPORT_BUTTONS:
+            raise ValidationFailed("Unknown support step.", {"step": [f"{step!r} is not a support step."]})
+        support.update(user, incident, {step: True}, now=now())
+
+    return _step(incident_id, "support", form, record, "The support step was recorded.")
+
+
+@bp.route("/<id:incident_id>/riddor/submission", methods=["POST"])
+@staff_only
+def submit_riddor(incident_id: int) -> Any:
+    form = RiddorSubmitForm()
+    return _step(
+        incident_id,
+        "riddor",
+        form,
+        lambda user, incident: procedure.submit_riddor(
+            user, incident, hse_reference=(form.hse_reference.data or "").strip(), now=now()
+        ),
+        "The report to HSE was recorded.",
     )

@@ -16,14 +16,14 @@ from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.incidents import actions as action_service
-from safetycheck.incidents import reach, workflow
+from safetycheck.incidents import reach, riddor, workflow
 from safetycheck.incidents.enums import (
     ActionStatus,
     IncidentCategory,
     IncidentStatus,
     InvestigationLevel,
 )
-from safetycheck.incidents.models import Incident, IncidentAction
+from safetycheck.incidents.models import Incident, IncidentAction, IncidentSupport
 
 S = IncidentStatus
 
@@ -141,6 +141,8 @@ class Steps:
     reopen: bool = False
     add_action: bool = False
     propose_marker: bool = False
+    support: list[tuple[str, str]] = field(default_factory=list)  # (field, button text)
+    riddor_submit: bool = False
 
     @property
     def any(self) -> bool:
@@ -154,6 +156,8 @@ class Steps:
             or self.reopen
             or self.add_action
             or self.propose_marker
+            or self.support
+            or self.riddor_submit
         )
 
 
@@ -192,7 +196,35 @@ def steps_for(user: User, incident: Incident) -> Steps:
     steps.reopen = reviewer and status == S.CLOSED
     steps.add_action = reviewer and status in action_service.ACTIONABLE
     steps.propose_marker = reviewer and incident.household_id is not None
+    if reviewer and incident.support is not None:
+        steps.support = support_buttons(incident.support)
+    row = incident.riddor
+    steps.riddor_submit = bool(
+        reviewer
+        and row is not None
+        and row.submitted_at is None
+        and row.classification in (*riddor.REPORTABLE, riddor.RiddorClass.PENDING)
+    )
     return steps
+
+
+# What support.update accepts from managers, as buttons, while the step is still to do.
+SUPPORT_BUTTONS = {
+    "welfare_check_done": "Welfare check done",
+    "debrief_offered": "Debrief offered",
+    "follow_up_2w_done": "2-week follow-up done",
+    "follow_up_6w_done": "6-week follow-up done",
+}
+
+
+def support_buttons(row: IncidentSupport) -> list[tuple[str, str]]:
+    open_steps = {
+        "welfare_check_done": row.welfare_check_done_at is None,
+        "debrief_offered": row.debrief_offered_at is None,
+        "follow_up_2w_done": row.follow_up_2w_due_at is not None and row.follow_up_2w_done_at is None,
+        "follow_up_6w_done": row.follow_up_6w_due_at is not None and row.follow_up_6w_done_at is None,
+    }
+    return [(name, text) for name, text in SUPPORT_BUTTONS.items() if open_steps[name]]
 
 
 def _guard_allows(incident: Incident, to: IncidentStatus, open_actions: int) -> bool:
