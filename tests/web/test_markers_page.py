@@ -3,6 +3,7 @@ proposer), rejections with a reason, reviews due, reach, and posts without CSRF.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -121,3 +122,23 @@ def test_markers_due_for_review_are_listed_with_their_date(web_as, org, marker, 
     assert "in 10 days" in due
     clock.set(review_at + timedelta(hours=1))  # before the sweep marks it expired
     assert "Review date passed" in text(web_as(org.lead).get("/markers"))
+
+
+def test_the_pages_carry_no_inline_code(web_as, org, marker) -> None:
+    """The CSP forbids inline scripts, handlers and styles: these pages use none."""
+    import re
+
+    for who, path in (
+        (org.on_call, "/markers"),
+        (org.manager, f"/register/incidents/{marker['incident_id']}"),
+    ):
+        page = web_as(who).get(path)
+        assert page.status_code == 200, path
+        html = text(page)
+        nonce = re.search(r"'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert "src=" in tag or f'nonce="{nonce}"' in tag, tag
+        assert not re.search(r"\son[a-z]+\s*=", html), "an on*= handler"
+        assert not re.search(r"\sstyle\s*=", html), "a style attribute"
+        ids = re.findall(r'\sid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
