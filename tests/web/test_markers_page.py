@@ -126,7 +126,6 @@ def test_markers_due_for_review_are_listed_with_their_date(web_as, org, marker, 
 
 def test_the_pages_carry_no_inline_code(web_as, org, marker) -> None:
     """The CSP forbids inline scripts, handlers and styles: these pages use none."""
-    import re
 
     for who, path in (
         (org.on_call, "/markers"),
