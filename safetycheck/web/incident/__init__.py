@@ -1,0 +1,1 @@
+"""The incident page: one incident's record, timeline, tracks and the procedure's steps."""
