@@ -152,7 +152,7 @@ class RegisterFilterForm(PeriodForm):
     near_miss = SelectField(
         "Near miss",
         choices=[
-            SelectChoice("", "Near misses and incidents"),
+            SelectChoice("", "Both"),
             SelectChoice("true", "Near misses only"),
             SelectChoice("false", "Incidents only"),
         ],
@@ -163,7 +163,7 @@ class RegisterFilterForm(PeriodForm):
     status = SelectField(
         "Status",
         choices=[
-            SelectChoice("", "Any status (not drafts)"),
+            SelectChoice("", "Any status"),
             *(SelectChoice(s.value, STATUS_LABELS[s]) for s in IncidentStatus),
         ],
         validate_choice=False,
