@@ -143,9 +143,11 @@ def _demo_incidents() -> None:
         u.email.split("@")[0]: u
         for u in db.session.scalars(sa.select(User).where(User.email.like("%@demo.safetycheck")))
     }
-    if db.session.scalar(sa.select(sa.func.count()).select_from(Incident)) or not {"priya", "sam", "manager"} <= set(
-        people
-    ):
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Incident)) or not {
+        "priya",
+        "sam",
+        "manager",
+    } <= set(people):
         click.echo("the register already has incidents (or no demo team); demo incidents not added")
         return
     count = demo_register.seed(now=_now(), people=people, manager=people["manager"])

@@ -40,7 +40,10 @@ def incident_ids(live_server, *where: Any) -> set[int]:
 
 def table_ids(page) -> list[int]:
     links = page.locator(".sc-register-table tbody a[href^='/register/incidents/']")
-    return [int(href.rsplit("/", 1)[1]) for href in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")]
+    return [
+        int(href.rsplit("/", 1)[1])
+        for href in links.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    ]
 
 
 def test_a_lead_filters_the_register_and_downloads_exactly_those_rows(
@@ -57,7 +60,9 @@ def test_a_lead_filters_the_register_and_downloads_exactly_those_rows(
     page.get_by_role("button", name="Apply filters").click()
     # The filters are in the URL, so this view can be bookmarked.
     expect(page).to_have_url(re.compile(r"category=verbal_abuse.*near_miss=false"))
-    wanted = incident_ids(live_server, Incident.category == IncidentCategory.VERBAL_ABUSE, Incident.near_miss.is_(False))
+    wanted = incident_ids(
+        live_server, Incident.category == IncidentCategory.VERBAL_ABUSE, Incident.near_miss.is_(False)
+    )
     assert 1 < len(wanted) < len(everyone)
     expect(page.get_by_role("heading", name=f"{len(wanted)} incidents")).to_be_visible()
     assert set(table_ids(page)) == wanted
