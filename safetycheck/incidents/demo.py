@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from safetycheck.accounts.models import User
-from safetycheck.escalation.enums import OutboxStatus
-from safetycheck.escalation.models import OutboxMessage
+from safetycheck.escalation import alarms as alarm_service
+from safetycheck.escalation.enums import AlarmOutcome, AlarmStatus, OutboxStatus
+from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.incidents import procedure
 from safetycheck.incidents import service as incident_service
@@ -86,6 +87,19 @@ def seed(*, now: datetime, people: dict[str, User], manager: User) -> int:
             likelihood=3,
             investigation_level=InvestigationLevel.MANAGER_REVIEW,
             now=step + timedelta(hours=20),
+        )
+    # The assault's chasing alarm ended when the manager reached Priya: off the board.
+    for alarm in db.session.scalars(
+        sa.select(Alarm).where(
+            Alarm.incident_id.in_([i.id for i in incidents]), Alarm.status != AlarmStatus.RESOLVED
+        )
+    ):
+        alarm_service.resolve(
+            alarm,
+            actor=manager,
+            now=alarm.raised_at + timedelta(hours=3),
+            outcome=AlarmOutcome.SAFE,
+            notes=None,
         )
     _quiet_history(now)
     db.session.flush()

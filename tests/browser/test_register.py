@@ -117,8 +117,8 @@ def test_a_lead_opens_the_summary_and_every_chart_has_data(page, live_server, de
     expect(page.get_by_role("heading", name="Overdue procedure steps")).to_be_visible()
     expect(page.get_by_role("heading", name="Markers due for review")).to_be_visible()
     screenshot(page, "register-summary")
-    page.locator("#signals-heading").scroll_into_view_if_needed()
-    screenshot(page, "register-summary-signals")
+    page.locator("#signals-heading").evaluate("el => el.scrollIntoView()")
+    screenshot(page, "register-summary-charts")
 
     # A repeat household's link opens the register filtered on that address.
     page.locator("#table-households tbody a").first.click()
@@ -126,7 +126,7 @@ def test_a_lead_opens_the_summary_and_every_chart_has_data(page, live_server, de
     expect(page.get_by_text("14 Elm Road, Leeds LS6 2QT").first).to_be_visible()
 
 
-def test_the_register_at_768_px_and_a_bad_date(tablet_page, live_server, demo_register) -> None:
+def test_the_register_and_summary_at_768_px_and_a_bad_date(tablet_page, live_server, demo_register) -> None:
     page = tablet_page
     sign_in(page, demo_register["lead"], DEMO_PASSWORD)
     page.get_by_label("From").fill("last Tuesday")
@@ -142,5 +142,9 @@ def test_the_register_at_768_px_and_a_bad_date(tablet_page, live_server, demo_re
     expect(page.locator(".sc-register-table")).to_be_visible()
     # The table scrolls inside its wrapper; the page itself never scrolls sideways.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    page.locator("#results").scroll_into_view_if_needed()
+    page.locator("#results").evaluate("el => el.scrollIntoView()")
     screenshot(page, "register-768")
+    page.get_by_role("link", name="Summary").click()
+    expect(page.locator("canvas[data-chart='trend']")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "register-summary-768")

@@ -45,7 +45,10 @@
     var block = document.getElementById('summary-charts')
     if (!block || !window.Chart) return
     var specs = JSON.parse(block.textContent)
-    window.Chart.defaults.font.family = getComputedStyle(document.body).fontFamily
+    // The page's own font (set on GOV.UK's text classes, not on <body>), at a readable size.
+    var text = document.querySelector('.govuk-body') || document.body
+    window.Chart.defaults.font.family = getComputedStyle(text).fontFamily
+    window.Chart.defaults.font.size = 14
     window.Chart.defaults.color = '#0b0c0c'
     document.querySelectorAll('canvas[data-chart]').forEach(function (canvas) {
       var spec = specs[canvas.getAttribute('data-chart')]
