@@ -103,11 +103,14 @@ DEMO_PEOPLE = [
 
 
 @click.command("demo")
+@click.option("--with-incidents", is_flag=True, help="Also add five months of visits and incidents.")
 @with_appcontext
-def demo() -> None:
+def demo(with_incidents: bool) -> None:
     """Fill an empty database with a demo team and print the logins."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
         click.echo("the database already has users; demo data not added")
+        if with_incidents:
+            _demo_incidents()
         _print_logins()
         return
     now = _now()
@@ -126,7 +129,30 @@ def demo() -> None:
         )
     db.session.commit()
     click.echo(f"demo organisation created: teams {DEMO_TEAM!r} and {DUTY_TEAM!r}")
+    if with_incidents:
+        _demo_incidents()
     _print_logins()
+
+
+def _demo_incidents() -> None:
+    """The register's demo history, once: only into an empty register of the demo organisation."""
+    from safetycheck.incidents import demo as demo_register
+    from safetycheck.incidents.models import Incident
+
+    people = {
+        u.email.split("@")[0]: u
+        for u in db.session.scalars(sa.select(User).where(User.email.like("%@demo.safetycheck")))
+    }
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Incident)) or not {
+        "priya",
+        "sam",
+        "manager",
+    } <= set(people):
+        click.echo("the register already has incidents (or no demo team); demo incidents not added")
+        return
+    count = demo_register.seed(now=_now(), people=people, manager=people["manager"])
+    db.session.commit()
+    click.echo(f"demo register: {count} incidents over the last five months")
 
 
 def _print_logins() -> None:

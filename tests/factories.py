@@ -12,6 +12,10 @@ from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team, User
 from safetycheck.extensions import db
+from safetycheck.incidents import service as incident_service
+from safetycheck.incidents.enums import IncidentCategory
+from safetycheck.incidents.models import Incident
+from safetycheck.visits import service as visit_service
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
@@ -105,3 +109,48 @@ def make_org(*, now: datetime) -> Org:
     )
     loaded(*vars(org).values())
     return org
+
+
+def make_incident(
+    reporter: User,
+    *,
+    occurred_at: datetime,
+    category: IncidentCategory = IncidentCategory.VERBAL_ABUSE,
+    near_miss: bool = False,
+    harmed: bool = False,
+    lag: timedelta = timedelta(hours=1),
+    description: str = "Shouted at on the doorstep.",
+    **details: object,
+) -> Incident:
+    """An incident reported through the service, `lag` after it happened (texts and all)."""
+    incident = incident_service.report(
+        db.session.get(User, reporter.id) or reporter,
+        occurred_at=occurred_at,
+        category=category,
+        near_miss=near_miss,
+        harmed=harmed,
+        description=description,
+        now=occurred_at + lag,
+        **details,
+    )
+    db.session.commit()
+    db.session.refresh(incident)
+    return incident
+
+
+def make_visits(
+    practitioner: User, *, count: int, first: datetime, every: timedelta = timedelta(days=1)
+) -> None:
+    """`count` completed half-hour visits, one each `every` from `first` (the exposure for rates)."""
+    worker = db.session.get(User, practitioner.id) or practitioner
+    for n in range(count):
+        start = first + n * every
+        visit = visit_service.check_in(
+            worker,
+            address=f"{n + 1} Visit Road, Leeds LS3 1AA",
+            now=start,
+            max_minutes=720,
+            duration_minutes=30,
+        ).visit
+        visit_service.check_out(worker, visit.id, now=start + timedelta(minutes=20))
+    db.session.commit()

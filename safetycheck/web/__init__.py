@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     from safetycheck.web.auth import load_signed_in_user
     from safetycheck.web.incident.routes import bp as incident_bp
     from safetycheck.web.markers.routes import bp as markers_bp
+    from safetycheck.web.register.routes import bp as register_bp
 
     # GOV.UK macros are imported as "govuk_frontend_jinja/components/<name>/macro.html"; the
     # blueprints' own templates are found as usual.
@@ -46,6 +47,7 @@ def init_app(app: Flask) -> None:
     web.register_blueprint(admin_bp, url_prefix="/admin")
     web.register_blueprint(incident_bp, url_prefix="/register/incidents")
     web.register_blueprint(markers_bp, url_prefix="/markers")
+    web.register_blueprint(register_bp, url_prefix="/register")
     app.register_blueprint(web)
 
     home.add_placeholders(app)

@@ -1,0 +1,1 @@
+"""The register pages: the filterable table, its CSV export and the summary's charts."""
