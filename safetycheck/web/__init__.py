@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     from safetycheck.web.admin.routes import bp as admin_bp
     from safetycheck.web.auth import bp as auth_bp
     from safetycheck.web.auth import load_signed_in_user
+    from safetycheck.web.board.routes import bp as board_bp
 
     # GOV.UK macros are imported as "govuk_frontend_jinja/components/<name>/macro.html"; the
     # blueprints' own templates are found as usual.
@@ -42,6 +43,7 @@ def init_app(app: Flask) -> None:
     # Page blueprints: add yours here (its endpoints become "web.<name>.<view>").
     web.register_blueprint(auth_bp)
     web.register_blueprint(admin_bp, url_prefix="/admin")
+    web.register_blueprint(board_bp, url_prefix="/board")
     app.register_blueprint(web)
 
     home.add_placeholders(app)

@@ -69,13 +69,27 @@ def _load() -> bool:
     secret = session.get(SESSION_KEY)
     if not isinstance(secret, str):
         return False
-    record = sessions.resolve_session(secret, now=now(), rules=session_rules(current_app))
+    record = sessions.resolve_session(
+        secret, now=now(), rules=session_rules(current_app), touch=not _is_passive(request.endpoint)
+    )
     if record is None:
         session.pop(SESSION_KEY, None)
         g.web_session_ended = True
         return True
     g.web_user, g.web_session = record.user, record
     return True
+
+
+def passive(view: F) -> F:
+    """Mark a view as a page's own background request (the board's poll): it is served as usual
+    but does not count as activity, so a board left open still ends after the idle timeout."""
+    view.passive_request = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_passive(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    return bool(getattr(view, "passive_request", False))
 
 
 def current_web_user() -> User | None:
