@@ -33,7 +33,9 @@ def live_twilio(live_server: LiveServer) -> Iterator[FakeTwilio]:
     app = live_server.app
     previous = app.extensions["safetycheck.sms"]
     with FakeTwilio(
-        TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"], TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"], clock=live_server.clock.now
+        TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
+        TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
+        clock=live_server.clock.now,
     ) as fake:
         gateway = TwilioSms(
             account_sid=TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
@@ -50,7 +52,9 @@ def live_twilio(live_server: LiveServer) -> Iterator[FakeTwilio]:
             gateway.close()
 
 
-def check_in(live_server: LiveServer, person: User, *, address: str, minutes: int, lat: float | None = None) -> int:
+def check_in(
+    live_server: LiveServer, person: User, *, address: str, minutes: int, lat: float | None = None
+) -> int:
     with live_server.session() as s:
         practitioner = s.get(User, person.id)
         visit = visit_service.check_in(
