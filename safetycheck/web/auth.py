@@ -109,7 +109,8 @@ def web_login_required(*roles: Role) -> Callable[[F], F]:
     """Require a signed-in user and, when roles are given, one of them (else the 403 page).
 
     Not signed in: a redirect to /login?next=<this page> (or, for an htmx request, 401 with an
-    `HX-Redirect` header so the whole page goes to the sign-in page instead of a fragment).
+    `HX-Redirect` header so the whole page goes to the sign-in page instead of a fragment, and
+    comes back to that page, named by htmx's `HX-Current-URL`, after signing in).
     Records outside the user's reach are the domain's business: its NotFound is the 404 page.
     """
 
@@ -120,10 +121,14 @@ def web_login_required(*roles: Role) -> Callable[[F], F]:
             if user is None:
                 target = request.full_path.rstrip("?") if request.method == "GET" else None
                 login = url_for("web.auth.login", next=target)
-                if request.headers.get("HX-Request"):
-                    return Response(status=401, headers={"HX-Redirect": login})
                 if g.get("web_session_ended"):
                     flash("You have been signed out. Sign in again to continue.", "info")
+                if request.headers.get("HX-Request"):
+                    # Back to the page that polled (htmx names it), not to its fragment.
+                    page = _htmx_page()
+                    if page:
+                        login = url_for("web.auth.login", next=page)
+                    return Response(status=401, headers={"HX-Redirect": login})
                 return redirect(login)
             if roles and user.role not in roles:
                 abort(403)
@@ -132,6 +137,14 @@ def web_login_required(*roles: Role) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def _htmx_page() -> str | None:
+    """The path of the page an htmx request came from (`HX-Current-URL`), if it is on this site."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.netloc and current.netloc != request.host:
+        return None
+    return safe_next(current.path + (f"?{current.query}" if current.query else ""))
 
 
 def safe_next(target: str | None) -> str | None:

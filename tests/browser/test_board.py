@@ -180,3 +180,14 @@ def test_another_teams_alarm_is_404_in_the_browser(page, live_server, live_org) 
     assert response is not None
     assert response.status == 404
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+
+
+def test_an_unattended_board_signs_out_after_the_idle_timeout(page, live_server, live_org) -> None:
+    sign_in(page, live_org.manager)
+    expect(page.get_by_text("No open alarms.")).to_be_visible()
+    live_server.clock.advance(minutes=119)
+    page.wait_for_timeout(3500)  # polls arrive meanwhile; they do not count as use
+    expect(page).to_have_url(re.compile(r"/board$"))
+    live_server.clock.advance(minutes=2)
+    expect(page).to_have_url(re.compile(r"/login\?next=/board$"), timeout=6000)
+    expect(page.get_by_text("Sign in again to continue")).to_be_visible()
