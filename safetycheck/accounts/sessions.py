@@ -50,9 +50,12 @@ def start_session(user: User, *, now: datetime, rules: SessionRules, user_agent:
     return StartedSession(secret=secret, record=record)
 
 
-def resolve_session(secret: str, *, now: datetime, rules: SessionRules) -> WebSession | None:
+def resolve_session(
+    secret: str, *, now: datetime, rules: SessionRules, touch: bool = True
+) -> WebSession | None:
     """The live session for a cookie's secret, or None when it ended, idled out, expired or its user
-    was deactivated. Marks it seen (at most once a minute)."""
+    was deactivated. Marks it seen (at most once a minute) unless `touch` is False: a page's own
+    polling is not a person at the keyboard, and must not keep an unattended session alive."""
     record = db.session.scalar(
         sa.select(WebSession).where(WebSession.secret_hash == account_secrets.token_digest(secret))
     )
@@ -62,7 +65,7 @@ def resolve_session(secret: str, *, now: datetime, rules: SessionRules) -> WebSe
         record.ended_at = now
         db.session.flush()
         return None
-    if now - record.last_seen_at >= LAST_SEEN_PRECISION:
+    if touch and now - record.last_seen_at >= LAST_SEEN_PRECISION:
         record.last_seen_at = now
         db.session.flush()
     return record

@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
     from safetycheck.web.incident.routes import bp as incident_bp
     from safetycheck.web.markers.routes import bp as markers_bp
     from safetycheck.web.register.routes import bp as register_bp
+    from safetycheck.web.board.routes import bp as board_bp
 
     # GOV.UK macros are imported as "govuk_frontend_jinja/components/<name>/macro.html"; the
     # blueprints' own templates are found as usual.
@@ -48,6 +49,7 @@ def init_app(app: Flask) -> None:
     web.register_blueprint(incident_bp, url_prefix="/register/incidents")
     web.register_blueprint(markers_bp, url_prefix="/markers")
     web.register_blueprint(register_bp, url_prefix="/register")
+    web.register_blueprint(board_bp, url_prefix="/board")
     app.register_blueprint(web)
 
     home.add_placeholders(app)

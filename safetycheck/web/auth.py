@@ -69,13 +69,27 @@ def _load() -> bool:
     secret = session.get(SESSION_KEY)
     if not isinstance(secret, str):
         return False
-    record = sessions.resolve_session(secret, now=now(), rules=session_rules(current_app))
+    record = sessions.resolve_session(
+        secret, now=now(), rules=session_rules(current_app), touch=not _is_passive(request.endpoint)
+    )
     if record is None:
         session.pop(SESSION_KEY, None)
         g.web_session_ended = True
         return True
     g.web_user, g.web_session = record.user, record
     return True
+
+
+def passive(view: F) -> F:
+    """Mark a view as a page's own background request (the board's poll): it is served as usual
+    but does not count as activity, so a board left open still ends after the idle timeout."""
+    view.passive_request = True  # type: ignore[attr-defined]
+    return view
+
+
+def _is_passive(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint or "")
+    return bool(getattr(view, "passive_request", False))
 
 
 def current_web_user() -> User | None:
@@ -95,7 +109,8 @@ def web_login_required(*roles: Role) -> Callable[[F], F]:
     """Require a signed-in user and, when roles are given, one of them (else the 403 page).
 
     Not signed in: a redirect to /login?next=<this page> (or, for an htmx request, 401 with an
-    `HX-Redirect` header so the whole page goes to the sign-in page instead of a fragment).
+    `HX-Redirect` header so the whole page goes to the sign-in page instead of a fragment, and
+    comes back to that page, named by htmx's `HX-Current-URL`, after signing in).
     Records outside the user's reach are the domain's business: its NotFound is the 404 page.
     """
 
@@ -106,10 +121,14 @@ def web_login_required(*roles: Role) -> Callable[[F], F]:
             if user is None:
                 target = request.full_path.rstrip("?") if request.method == "GET" else None
                 login = url_for("web.auth.login", next=target)
-                if request.headers.get("HX-Request"):
-                    return Response(status=401, headers={"HX-Redirect": login})
                 if g.get("web_session_ended"):
                     flash("You have been signed out. Sign in again to continue.", "info")
+                if request.headers.get("HX-Request"):
+                    # Back to the page that polled (htmx names it), not to its fragment.
+                    page = _htmx_page()
+                    if page:
+                        login = url_for("web.auth.login", next=page)
+                    return Response(status=401, headers={"HX-Redirect": login})
                 return redirect(login)
             if roles and user.role not in roles:
                 abort(403)
@@ -118,6 +137,14 @@ def web_login_required(*roles: Role) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def _htmx_page() -> str | None:
+    """The path of the page an htmx request came from (`HX-Current-URL`), if it is on this site."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.netloc and current.netloc != request.host:
+        return None
+    return safe_next(current.path + (f"?{current.query}" if current.query else ""))
 
 
 def safe_next(target: str | None) -> str | None:

@@ -1,0 +1,1 @@
+"""The manager's live board: open alarms, overdue, active and today's visits (/board)."""
