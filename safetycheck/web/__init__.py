@@ -19,6 +19,8 @@ def init_app(app: Flask) -> None:
     """Register the pages, their templates, CSRF, error pages and security headers."""
     from safetycheck.web import assets, errors, filters, home, security
     from safetycheck.web.admin.routes import bp as admin_bp
+    from safetycheck.web.app import queue as _app_queue  # noqa: F401  (its routes join the app blueprint)
+    from safetycheck.web.app.routes import bp as app_bp
     from safetycheck.web.auth import bp as auth_bp
     from safetycheck.web.auth import load_signed_in_user
 
@@ -42,6 +44,7 @@ def init_app(app: Flask) -> None:
     # Page blueprints: add yours here (its endpoints become "web.<name>.<view>").
     web.register_blueprint(auth_bp)
     web.register_blueprint(admin_bp, url_prefix="/admin")
+    web.register_blueprint(app_bp, url_prefix="/app")
     app.register_blueprint(web)
 
     home.add_placeholders(app)
