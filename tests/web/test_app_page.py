@@ -126,7 +126,8 @@ def test_a_marked_household_warns_before_the_check_in_is_confirmed(app, web_as, 
     confirmed = worker.post("/app/check-in", {"address": MARKED, "minutes": "30", "confirmed": "yes"})
     assert confirmed.status_code == 302
     [visit] = visits(app)
-    assert visit.warnings and visit.warnings[0]["reason"] == REASON
+    assert visit.warnings
+    assert visit.warnings[0]["reason"] == REASON
 
 
 def test_a_joint_visit_marker_says_to_name_a_companion(app, web_as, org, clock) -> None:
@@ -198,7 +199,8 @@ def test_panic_without_the_script_asks_for_a_second_press(app, web_as, org) -> N
     worker = web_as(org.practitioner)
     checked_in(worker)
     first = worker.post("/app/panic", {})
-    assert first.status_code == 200 and "Call for help?" in text(first)
+    assert first.status_code == 200
+    assert "Call for help?" in text(first)
     assert count(app, Alarm) == 0
     assert worker.post("/app/panic", {"confirmed": "yes"}).status_code == 302
     with session(app) as s:
@@ -358,7 +360,8 @@ def test_the_service_worker_may_control_the_page_and_the_manifest_installs_it(we
     manifest = web.client.get("/app/manifest.webmanifest")
     assert manifest.mimetype == "application/manifest+json"
     data = manifest.get_json()
-    assert data["start_url"] == "/app" and data["display"] == "standalone"
+    assert data["start_url"] == "/app"
+    assert data["display"] == "standalone"
     assert {icon["sizes"] for icon in data["icons"]} >= {"192x192", "512x512"}
     for icon in data["icons"]:
         assert web.get(icon["src"]).status_code == 200

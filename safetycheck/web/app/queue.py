@@ -114,7 +114,8 @@ def deliver(action: str) -> Any:
         return _error(error.http_status, error.message, dict(error.errors))
     if action == "checkout":
         wait_out(started)
-    flash(message, "success")  # shown when the page reloads, as after a form post
+    if action != "panic":  # the page's own "Help is on its way" says it, at the top
+        flash(message, "success")  # shown when the page reloads, as after a form post
     return jsonify({"message": message})
 
 

@@ -90,6 +90,7 @@
     items.push({ key: newKey(), action, body, label: label || LABELS[action], made_at: serverNow() })
     save(items)
     showQueue()
+    banner.scrollIntoView({ block: 'start' })
     flush()
   }
 
@@ -264,6 +265,7 @@
     setProgress(0)
     hint.textContent = 'Alarm sent. Hold again to send another.'
     raised.hidden = false
+    raised.scrollIntoView({ block: 'start' })
     raised.querySelector('[data-panic-detail]').textContent = navigator.onLine
       ? 'Your alarm is raised and your managers are being texted. This page shows when one of them takes charge.'
       : 'Your alarm is waiting for a signal. Text HELP if you can.'
