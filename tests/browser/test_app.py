@@ -266,3 +266,33 @@ def test_the_page_opens_from_the_service_worker_cache_with_no_signal(
     expect(page.locator("[data-queue-banner]")).to_contain_text("Extend by 30 minutes: queued at")
     page.context.set_offline(False)
     expect(page.locator("[data-due-time]")).to_have_text("10:00", timeout=15_000)
+
+
+def test_location_is_shared_only_with_consent_and_shown_while_shared(
+    phone_page, live_server, live_org
+) -> None:
+    page = phone_page
+    page.context.grant_permissions(["geolocation"])
+    page.context.set_geolocation({"latitude": 53.8008, "longitude": -1.5491, "accuracy": 25})
+    sign_in(page, live_org.colleague)
+    check_in(page)  # the box not ticked: no position taken
+    expect(page.get_by_role("button", name="Check out")).to_be_visible()
+    expect(page.get_by_text("Location shared")).to_have_count(0)
+    assert visits(live_server)[0].last_lat is None
+    page.get_by_role("button", name="Check out").click()
+    expect(page.get_by_text("You have checked out. Stay safe.")).to_be_visible()
+
+    page.get_by_label("Address").fill("2 Park Road, Leeds")
+    page.get_by_label("Minutes").fill("30")
+    page.get_by_label("Share my location with my managers during this visit").check()
+    page.get_by_role("button", name="Check in").click()
+    expect(page.get_by_text("Location shared")).to_be_visible()
+    visit = visits(live_server)[-1]
+    assert (round(visit.last_lat, 4), round(visit.last_lon, 4), visit.last_accuracy_m) == (
+        53.8008,
+        -1.5491,
+        25,
+    )
+    page.get_by_role("button", name="Check out").click()
+    expect(page.get_by_text("You have checked out. Stay safe.")).to_be_visible()
+    assert visits(live_server)[-1].last_lat is None  # tracking ends with the visit
