@@ -296,3 +296,15 @@ def test_location_is_shared_only_with_consent_and_shown_while_shared(
     page.get_by_role("button", name="Check out").click()
     expect(page.get_by_text("You have checked out. Stay safe.")).to_be_visible()
     assert visits(live_server)[-1].last_lat is None  # tracking ends with the visit
+
+
+def test_the_reminder_text_shows_on_the_open_page(phone_page, live_server, live_org) -> None:
+    page = phone_page
+    sign_in(page, live_org.colleague)
+    check_in(page)
+    expect(page.locator("[data-reminder]")).to_be_hidden()
+    live_server.clock.advance(minutes=26)
+    live_server.sweep()
+    [reminder] = [m.body for m in live_server.sms.sent if m.to == live_org.colleague.phone]
+    expect(page.locator("[data-reminder]")).to_be_visible(timeout=8000)  # the poll, no reload
+    expect(page.locator("[data-reminder-text]")).to_have_text(reminder)

@@ -304,7 +304,10 @@
     } catch (e) { return }
     const shownVisit = visitId
     const serverVisit = data.visit ? data.visit.id : null
-    if (shownVisit !== serverVisit) { window.location.assign(root.dataset.homeUrl); return }
+    // A visit begun or ended elsewhere (a text, another phone): the main page follows it; the
+    // report form and the check-in confirmation are left alone.
+    const onMainPage = window.location.pathname === root.dataset.homeUrl
+    if (onMainPage && shownVisit !== serverVisit) { window.location.assign(root.dataset.homeUrl); return }
     if (data.visit) {
       dueAt = Date.parse(data.visit.due_at)
       const due = $('[data-due-time]')
