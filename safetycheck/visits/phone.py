@@ -75,6 +75,21 @@ def recent_addresses(practitioner: User, *, limit: int = 5) -> list[str]:
     return [row.address for row in rows]
 
 
+def companions(practitioner: User) -> list[User]:
+    """Who may be named as companion (the visits service's rule): the team's other active members."""
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(
+                User.team_id == practitioner.team_id,
+                User.id != practitioner.id,
+                User.active,
+            )
+            .order_by(User.name)
+        )
+    )
+
+
 def latest_reminder(visit: Visit) -> OutboxMessage | None:
     """The reminder text sent for the visit's current due time, if it went out."""
     if visit.reminded_at is None:

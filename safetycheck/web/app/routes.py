@@ -75,11 +75,7 @@ def home() -> Any:
 
 def _check_in_form(user: User) -> CheckInForm:
     form = CheckInForm()
-    colleagues = db.session.scalars(
-        db.select(User)
-        .where(User.team_id == user.team_id, User.id != user.id, User.active, User.role == Role.PRACTITIONER)
-        .order_by(User.name)
-    )
+    colleagues = phone.companions(user)
     form.companion.choices = [SelectChoice(NO_COMPANION, "Nobody, I am on my own")] + [
         SelectChoice(str(c.id), c.name) for c in colleagues
     ]
