@@ -207,7 +207,16 @@ def test_panic_fires_only_after_the_hold_and_the_manager_is_texted(phone_page, l
     panic = page.get_by_role("button", name="Panic")
     panic.tap()
     panic.click()
-    hold(page, 1.0)  # let go too soon
+    box = panic.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.wait_for_timeout(1000)
+    progress = float(page.locator("[data-panic-fill]").evaluate("e => e.style.getPropertyValue('--hold')"))
+    assert 0.3 < progress < 0.8  # the bar fills as it is held
+    expect(page.get_by_text("Keep holding…")).to_be_visible()
+    page.mouse.up()  # let go too soon
+    expect(page.get_by_text("Not sent. Press and hold for 2 seconds")).to_be_visible()
     page.wait_for_timeout(500)
     expect(page.get_by_text("Help is on its way", exact=True)).to_be_hidden()
     assert alarms(live_server) == []
@@ -308,3 +317,18 @@ def test_the_reminder_text_shows_on_the_open_page(phone_page, live_server, live_
     [reminder] = [m.body for m in live_server.sms.sent if m.to == live_org.colleague.phone]
     expect(page.locator("[data-reminder]")).to_be_visible(timeout=8000)  # the poll, no reload
     expect(page.locator("[data-reminder-text]")).to_have_text(reminder)
+
+
+def test_a_visit_ended_by_text_ends_on_the_open_page_too(phone_page, live_server, live_org) -> None:
+    from safetycheck.visits import service as visit_service
+
+    page = phone_page
+    sign_in(page, live_org.colleague)
+    check_in(page)
+    expect(page.get_by_role("button", name="Check out")).to_be_visible()
+    [visit] = visits(live_server)
+    with live_server.session() as s:  # as the OK text does
+        worker = s.get(type(live_org.colleague), live_org.colleague.id)
+        visit_service.check_out(worker, visit.id, now=live_server.clock.now())
+        s.commit()
+    expect(page.get_by_role("heading", name="Check in")).to_be_visible(timeout=8000)
