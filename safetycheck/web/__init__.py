@@ -19,6 +19,8 @@ def init_app(app: Flask) -> None:
     """Register the pages, their templates, CSRF, error pages and security headers."""
     from safetycheck.web import assets, errors, filters, home, security
     from safetycheck.web.admin.routes import bp as admin_bp
+    from safetycheck.web.app import queue as _app_queue  # noqa: F401  (its routes join the app blueprint)
+    from safetycheck.web.app.routes import bp as app_bp
     from safetycheck.web.auth import bp as auth_bp
     from safetycheck.web.auth import load_signed_in_user
     from safetycheck.web.incident.routes import bp as incident_bp
@@ -50,6 +52,7 @@ def init_app(app: Flask) -> None:
     web.register_blueprint(markers_bp, url_prefix="/markers")
     web.register_blueprint(register_bp, url_prefix="/register")
     web.register_blueprint(board_bp, url_prefix="/board")
+    web.register_blueprint(app_bp, url_prefix="/app")
     app.register_blueprint(web)
 
     home.add_placeholders(app)

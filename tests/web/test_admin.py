@@ -192,12 +192,12 @@ def test_an_undeliverable_number_is_corrected_or_tried_again(web_as, org, app, c
     bad = admin.post(f"/admin/numbers/{org.colleague.id}", {f"u{org.colleague.id}-phone": "nonsense"})
     assert bad.status_code == 422
     assert f'href="#u{org.colleague.id}-phone"' in bad.get_data(as_text=True)
-    fixed = admin.post(f"/admin/numbers/{org.colleague.id}", {f"u{org.colleague.id}-phone": "+447700900444"})
+    fixed = admin.post(f"/admin/numbers/{org.colleague.id}", {f"u{org.colleague.id}-phone": "+447700900644"})
     assert fixed.status_code == 302
     admin.get("/admin/numbers")
     assert admin.post(f"/admin/numbers/{org.manager.id}/clear").status_code == 302
     with session(app) as s:
-        assert s.get(User, org.colleague.id).phone == "+447700900444"
+        assert s.get(User, org.colleague.id).phone == "+447700900644"
         assert s.scalar(sa.select(sa.func.count()).where(User.phone_undeliverable_at.is_not(None))) == 0
 
 
