@@ -30,9 +30,9 @@ class NavItem:
 # shown only once a route serves its path, so adding a page adds its link.
 NAVIGATION = [
     NavItem("Board", "/board", frozenset({Role.MANAGER, Role.ADMIN, Role.HS_LEAD})),
-    NavItem("Register", "/register", frozenset({Role.HS_LEAD, Role.MANAGER})),
-    NavItem("Summary", "/register/summary", frozenset({Role.HS_LEAD, Role.MANAGER})),
-    NavItem("Markers", "/markers", frozenset({Role.MANAGER, Role.HS_LEAD})),
+    NavItem("Register", "/register", frozenset({Role.HS_LEAD, Role.MANAGER, Role.ADMIN})),
+    NavItem("Summary", "/register/summary", frozenset({Role.HS_LEAD, Role.MANAGER, Role.ADMIN})),
+    NavItem("Markers", "/markers", frozenset({Role.MANAGER, Role.HS_LEAD, Role.ADMIN})),
     NavItem("Admin", "/admin", frozenset({Role.ADMIN})),
     NavItem("My visit", "/app", frozenset({Role.PRACTITIONER})),
 ]

@@ -114,3 +114,27 @@ def test_every_page_has_sign_out_and_the_signed_in_name(web_as, org, who) -> Non
     assert ">Sign out</button>" in page
     assert user.name in page
     assert 'action="/logout"' in page
+
+
+@pytest.mark.parametrize(
+    ("who", "links"),
+    [
+        ("admin", ["/board", "/register", "/register/summary", "/markers", "/admin"]),
+        ("manager", ["/board", "/register", "/register/summary", "/markers"]),
+        ("lead", ["/board", "/register", "/register/summary", "/markers"]),
+        ("practitioner", ["/app"]),
+    ],
+)
+def test_the_navigation_offers_every_page_the_role_may_open(web_as, org, who, links) -> None:
+    user = {"admin": org.admin, "manager": org.manager, "lead": org.lead, "practitioner": org.practitioner}[
+        who
+    ]
+    client = web_as(user)
+    html = client.get(links[0]).get_data(as_text=True)
+    nav = re.search(
+        r'<nav[^>]*sc-service-navigation.*?</nav>|<nav[^>]*aria-label="Pages".*?</nav>', html, re.S
+    )
+    assert nav, "no service navigation"
+    assert re.findall(r'class="govuk-service-navigation__link" href="([^"]+)"', nav.group(0)) == links
+    for link in links:
+        assert client.get(link).status_code == 200, link
