@@ -15,6 +15,7 @@ can do no more than its own token lets it.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 HSTS = "max-age=31536000; includeSubDomains"
 NOTHING_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -75,5 +76,10 @@ def add_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Only as many X-Forwarded-* hops as there are proxies: more would let a client pick its
+        # own address (and so its own abuse-limit count).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.before_request(answer_preflight)
     app.after_request(add_headers)

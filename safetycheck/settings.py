@@ -274,6 +274,9 @@ def _validate_cors(cfg: Any) -> None:
                 f"https://app.example.org, not {origin!r}"
             )
     cfg["CORS_ALLOWED_ORIGINS"] = origins
+    cfg["TRUSTED_PROXIES"] = _as_number(
+        "TRUSTED_PROXIES", cfg.get("TRUSTED_PROXIES"), minimum=0, integer=True
+    )
     cfg["CORS_MAX_AGE_SECONDS"] = _as_number(
         "CORS_MAX_AGE_SECONDS", cfg.get("CORS_MAX_AGE_SECONDS"), minimum=0, integer=True
     )

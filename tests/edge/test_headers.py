@@ -3,6 +3,7 @@ another origin: preflights with Authorization and Idempotency-Key, and nothing f
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 
 import pytest
@@ -115,3 +116,26 @@ def test_allowed_origins_come_from_the_environment_and_must_be_origins(monkeypat
     monkeypatch.setenv("SAFETYCHECK_RATELIMIT_INCIDENTS_PER_USER", "lots")
     with pytest.raises(ConfigError, match="RATELIMIT_INCIDENTS_PER_USER"):
         create_app(base_config)
+
+
+def test_behind_a_trusted_proxy_the_clients_address_counts_and_https_gives_hsts(base_config) -> None:
+    from safetycheck import create_app, limits
+    from safetycheck.extensions import db
+    from tests.edge.test_limits import forget_failures
+
+    app = create_app(base_config | {"TRUSTED_PROXIES": 1, "RATELIMIT_SIGNIN_PER_ADDRESS": "1 per minute"})
+    limits.reset(app)
+    client = app.test_client()
+    email = f"proxy-{secrets.token_hex(4)}@example.test"
+    body = {"email": email, "password": "wrong-password", "device": "x"}
+
+    def sign_in(address: str) -> int:
+        headers = {"X-Forwarded-For": address, "X-Forwarded-Proto": "https"}
+        response = client.post("/api/v1/auth/tokens", json=body, headers=headers)
+        assert "Strict-Transport-Security" in response.headers
+        return response.status_code
+
+    assert [sign_in("198.51.100.1"), sign_in("198.51.100.2"), sign_in("198.51.100.1")] == [422, 422, 429]
+    forget_failures(app, email)
+    with app.app_context():
+        db.engine.dispose()
