@@ -111,6 +111,12 @@ def allow(name: str, key: str) -> bool:
     return hit(name, key) is None
 
 
+def panic_ladder_allowed(practitioner_id: int) -> bool:
+    """May this practitioner's press start a fresh panic ladder? (Asked by `panic.raise_panic`;
+    pages that raise a panic pass it too.)"""
+    return allow("RATELIMIT_PANIC_LADDERS_PER_USER", str(practitioner_id))
+
+
 def reset(app: Flask) -> None:
     """Forget every count (tests; an operator after an incident)."""
     limiter_for(app).reset()

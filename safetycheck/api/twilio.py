@@ -73,6 +73,7 @@ def inbound_sms() -> Response:
         max_extend=current_app.config["MAX_EXTEND_MINUTES"],
         max_visit_total=current_app.config["MAX_VISIT_TOTAL_MINUTES"],
         tz=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]),
+        may_start_ladder=limits.panic_ladder_allowed,
     )
     db.session.commit()
     return _twiml(reply.text)

@@ -26,7 +26,7 @@ def raise_panic(
     visit_id: int | None = None,
     message: str | None = None,
     location: alarm_service.Location | None = None,
-    may_start_ladder: Callable[[], bool] | None = None,
+    may_start_ladder: Callable[[int], bool] | None = None,
 ) -> Alarm:
     """Raise (or re-press) a panic alarm, tied to the practitioner's current visit if they have one.
 
@@ -35,10 +35,11 @@ def raise_panic(
     address, so the alarm is tied only to the practitioner's own current visit, exactly as for
     HELP by text, and says "no visit in progress" when there is none.
 
-    `may_start_ladder` is the abuse limit, asked only when a press would start a new alarm and so
-    a fresh ladder of texts: when it says no, the press joins the practitioner's latest panic
-    alarm that someone has taken charge of and not yet resolved, so the texts are limited while
-    the press is still recorded (and shown); with no such alarm a new one is raised all the same.
+    `may_start_ladder(practitioner_id)` is the abuse limit, asked only when a press would start a
+    new alarm and so a fresh ladder of texts: when it says no, the press joins the practitioner's
+    latest panic alarm that someone has taken charge of and not yet resolved, so the texts are
+    limited while the press is still recorded (and shown); with no such alarm a new one is raised
+    all the same.
     """
     if practitioner.role != Role.PRACTITIONER:
         raise Forbidden("Only practitioners raise panic alarms.")
@@ -63,7 +64,7 @@ def raise_panic(
         .with_for_update(of=Alarm)
     )
     hint = _hint(ignored)
-    if repeat is None and may_start_ladder is not None and not may_start_ladder():
+    if repeat is None and may_start_ladder is not None and not may_start_ladder(practitioner.id):
         repeat = db.session.scalar(
             sa.select(Alarm)
             .where(

@@ -220,3 +220,19 @@ def test_two_instances_share_limits_through_redis(base_config, org) -> None:
     for app in (one, two):
         with app.app_context():
             db.engine.dispose()
+
+
+def test_help_by_text_past_the_limit_still_reaches_an_alarm_without_a_fresh_ladder(
+    app, client, as_user, org, set_limit
+) -> None:
+    set_limit("RATELIMIT_PANIC_LADDERS_PER_USER", "1 per hour")
+    assert "panic alarm raised" in inbound(
+        client, app, from_phone=org.practitioner.phone, body="HELP"
+    ).get_data(as_text=True)
+    with session(app) as s:
+        first_id = s.scalar(sa.select(Alarm.id))
+    assert as_user(org.manager).post(f"/api/v1/alarms/{first_id}/acknowledge").status_code == 200
+    again = inbound(client, app, from_phone=org.practitioner.phone, body="SOS")
+    assert "panic alarm raised" in again.get_data(as_text=True)
+    with session(app) as s:
+        assert s.scalars(sa.select(Alarm.id)).all() == [first_id]

@@ -36,7 +36,6 @@ def raise_panic(body: dict[str, Any]) -> Any:
     alarm someone has taken charge of instead of starting a fresh ladder of texts.
     """
     location = body.get("location")
-    user_key = str(current_user().id)
     alarm = panic.raise_panic(
         current_user(),
         now=now(),
@@ -45,7 +44,7 @@ def raise_panic(body: dict[str, Any]) -> Any:
         location=alarm_service.Location(location["lat"], location["lon"], location.get("accuracy_m"))
         if location
         else None,
-        may_start_ladder=lambda: limits.allow("RATELIMIT_PANIC_LADDERS_PER_USER", user_key),
+        may_start_ladder=limits.panic_ladder_allowed,
     )
     db.session.commit()
     return alarm
