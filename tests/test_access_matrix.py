@@ -3,9 +3,10 @@ table says. A route missing from the table fails `test_every_route_has_an_entry`
 
 How to add an entry (one line per route, keyed by its endpoint name, `flask routes` shows it):
 
-    "web.board.index": Api("GET", "/board", "ok ok ok 403 403 ok ok", anon=LOGIN, page=True),
+    "web.board.index": Page("GET", "/board", "403 403 ok ok 403 ok ok"),
 
-- method and URL: `{visit}`, `{alarm}`, `{incident}`, `{marker}`, `{household}`, `{action}` are
+- `Api(...)` for JSON routes, `Page(...)` for pages (signed in through /login, forms with CSRF);
+  method and URL: `{visit}`, `{alarm}`, `{incident}`, `{marker}`, `{household}`, `{action}` are
   team A's records, all belonging to practitioner P; `{user}` is a practitioner T of team A who
   never calls anything (admin actions land on them).
 - the expected answers, in this column order (the callers):
@@ -17,10 +18,11 @@ How to add an entry (one line per route, keyed by its endpoint name, `flask rout
       L   the health-and-safety lead (no team)
       A   the admin
   each one of `ok` (got past authentication, role and reach: 2xx, 3xx other than to /login,
-  409 or 422), `401`, `403`, `404`, `login` (a page's redirect to /login), or `400`.
+  409 or 422), `401`, `403`, `404`, `login` (a page's redirect to /login), `400` or `503`;
+  any other 5xx always fails.
 - `anon`: the answer with no token, an expired token and a revoked one (for pages: no session,
   an expired one and one ended); `401` for the API, `LOGIN` for pages, `ok` for public routes.
-- `body`: the JSON (API) or form (pages, `page=True`) sent; give a valid one for writes on a
+- `body`: the JSON (API) or form (pages) sent; give a valid one for writes on a
   record, or a 422 would hide whether the caller could reach it.
 
 `SAFETYCHECK_MATRIX_DISCOVER=1 ./dev test tests/test_access_matrix.py -s --no-cov` prints what
@@ -30,7 +32,7 @@ each route answers instead of checking, to draft a new entry (then read it: is t
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -67,7 +69,6 @@ class Api:
     anon: str = "401"
     body: Any = None
     page: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def Page(method: str, url: str, expect: str, anon: str = LOGIN, body: Any = None) -> Api:
