@@ -1,7 +1,8 @@
 """The API fuzzed from its own /openapi.json as each role, in process (schemathesis).
 
 Every answer must match the document: no server error, a documented status code, content type
-and headers, and a body that conforms to the documented schema (success or error shape). Each
+and headers, and a body that conforms to the documented schema (success or error shape); and
+invalid input must be refused. Each
 operation gets valid (positive) and invalid (negative) input, as a practitioner, a manager, a
 health-and-safety lead and an admin of a seeded organisation. CI runs a few examples per
 operation, role and mode; the long run is
@@ -68,6 +69,8 @@ def test_every_answer_matches_the_openapi_document(
                 db.session.commit()
         return headers
 
+    # Invalid input must also be refused (a 4xx), never quietly accepted.
+    checks = [*CHECKS, sc.negative_data_rejection] if mode == GenerationMode.NEGATIVE else CHECKS
     seeded = seed_records(app, org, clock)
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     failures: list[str] = []
@@ -92,7 +95,7 @@ def test_every_answer_matches_the_openapi_document(
             )
             @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
             def run(case: Any) -> None:
-                response = case.call_and_validate(headers=signed_in(), checks=CHECKS)
+                response = case.call_and_validate(headers=signed_in(), checks=checks)
                 CASES["total"] += 1
                 CASES[str(response.status_code)] += 1
 
