@@ -14,6 +14,7 @@ page for pages), except the panic button: a panic is never refused (see `allow()
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -23,6 +24,18 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_smorest import abort
 from limits import RateLimitItem, parse_many
+from prometheus_client import Counter
+
+from safetycheck import ops
+
+log = logging.getLogger(__name__)
+
+# Process-wide, like every Prometheus counter; `init_app` adds it to each app's registry.
+LIMIT_STORAGE_ERRORS = Counter(
+    "safetycheck_ratelimit_storage_errors",
+    "Abuse-limit checks let through because the limit storage (Redis) was unavailable",
+    registry=None,
+)
 
 # Setting name -> what it limits. The values live in defaults/settings.toml (and docs/security.md).
 LIMITS = {
@@ -71,6 +84,7 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
     app.extensions["safetycheck.limiter"] = limiter
     app.extensions["safetycheck.limits"] = {name: parse_limit(name, cfg[name]) for name in LIMITS}
+    ops.registry(app).register(LIMIT_STORAGE_ERRORS)
 
 
 def limiter_for(app: Flask) -> Limiter:
@@ -88,10 +102,16 @@ def hit(name: str, key: str) -> Exceeded | None:
         return None
     limiter = limiter_for(app).limiter
     keys = (app.config["RATELIMIT_KEY_PREFIX"], name, key)
-    for item in app.extensions["safetycheck.limits"][name]:
-        if not limiter.hit(item, *keys):
-            reset_at = limiter.get_window_stats(item, *keys).reset_time
-            return Exceeded(name, max(1, math.ceil(reset_at - time.time())))
+    try:
+        for item in app.extensions["safetycheck.limits"][name]:
+            if not limiter.hit(item, *keys):
+                reset_at = limiter.get_window_stats(item, *keys).reset_time
+                return Exceeded(name, max(1, math.ceil(reset_at - time.time())))
+    except Exception:
+        # Redis unreachable: let the request through rather than refuse a sign-in or lose a
+        # panic because a counter is down (the sign-in lock, in the database, still holds).
+        log.warning("abuse limit %s not counted: its storage is unavailable", name, exc_info=True)
+        LIMIT_STORAGE_ERRORS.inc()
     return None
 
 

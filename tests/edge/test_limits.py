@@ -236,3 +236,27 @@ def test_help_by_text_past_the_limit_still_reaches_an_alarm_without_a_fresh_ladd
     assert "panic alarm raised" in again.get_data(as_text=True)
     with session(app) as s:
         assert s.scalars(sa.select(Alarm.id)).all() == [first_id]
+
+
+def test_with_redis_down_limits_let_requests_through_and_a_panic_is_never_lost(
+    app, base_config, as_user, org, monkeypatch
+) -> None:
+    config = base_config | {
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "RATELIMIT_SIGNIN_PER_ADDRESS": "1 per minute",
+    }
+    down = create_app(config, clock=FrozenClock(START))
+    client = down.test_client()
+    email = f"nobody-{secrets.token_hex(4)}@example.test"
+    body = {"email": email, "password": "wrong-password", "device": "x"}
+    before = limits.LIMIT_STORAGE_ERRORS._value.get()
+    assert [client.post(TOKENS, json=body).status_code for _ in range(2)] == [422, 422]
+    assert limits.LIMIT_STORAGE_ERRORS._value.get() == before + 4  # two limits, twice
+    assert "safetycheck_ratelimit_storage_errors_total" in client.get("/metrics").get_data(as_text=True)
+    forget_failures(down, email)
+    with down.app_context():
+        db.engine.dispose()
+
+    monkeypatch.setitem(app.extensions, "safetycheck.limiter", down.extensions["safetycheck.limiter"])
+    worker = as_user(org.practitioner)
+    assert worker.post("/api/v1/alarms", json={"kind": "panic"}).status_code == 201
