@@ -12,7 +12,7 @@ from safetycheck.clock import Clock, SystemClock
 
 def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers, CLI; nothing else."""
-    from safetycheck import cli, ops, web
+    from safetycheck import cli, headers, limits, ops, web
     from safetycheck.accounts import setup as accounts_setup
     from safetycheck.api import register_api
     from safetycheck.api.errors import register_error_handlers
@@ -51,8 +51,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     api.init_app(app, spec_kwargs=spec_kwargs())
     register_error_handlers(app)
+    headers.init_app(app)
     register_api(app)
     ops.init_app(app)
+    limits.init_app(app)
     cli.register(app)
     accounts_setup.init_app(app)
     escalation_setup.init_app(app)

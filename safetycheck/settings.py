@@ -44,6 +44,7 @@ TEXT_SETTINGS = (
     "DISPLAY_TIMEZONE",
     "DEFAULT_PHONE_REGION",
     "BANK_HOLIDAYS",
+    "REDIS_URL",
 )
 
 
@@ -237,5 +238,45 @@ def _validate(app: Flask) -> None:
         )
     cfg["BANK_HOLIDAYS"] = nation
 
+    _validate_limits(cfg)
+    _validate_cors(cfg)
+
     policy = str(cfg.get("ESCALATION_POLICY") or "")
     cfg["ESCALATION_POLICY"] = str(_absolute(Path(policy)) if policy else DEFAULT_POLICY_PATH)
+
+
+def _validate_limits(cfg: Any) -> None:
+    """The abuse limits' switch, their storage and every rate (safetycheck/limits.py)."""
+    from safetycheck.limits import LIMITS, LimitConfigError, parse_limit
+
+    cfg["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", cfg.get("RATELIMIT_ENABLED"))
+    redis_url = str(cfg.get("REDIS_URL") or "")
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"SAFETYCHECK_REDIS_URL must be a redis:// or rediss:// URL, not {redis_url!r}")
+    cfg["REDIS_URL"] = redis_url
+    for name in LIMITS:
+        try:
+            parse_limit(name, cfg.get(name))
+        except LimitConfigError as exc:
+            raise ConfigError(str(exc)) from exc
+
+
+def _validate_cors(cfg: Any) -> None:
+    """Allowed origins must be exact origins: a path or a wildcard would not match what browsers send."""
+    from safetycheck.headers import parse_origins
+
+    origins = parse_origins(cfg.get("CORS_ALLOWED_ORIGINS"))
+    for origin in origins:
+        scheme, sep, rest = origin.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest or "*" in rest:
+            raise ConfigError(
+                "SAFETYCHECK_CORS_ALLOWED_ORIGINS must list origins such as "
+                f"https://app.example.org, not {origin!r}"
+            )
+    cfg["CORS_ALLOWED_ORIGINS"] = origins
+    cfg["TRUSTED_PROXIES"] = _as_number(
+        "TRUSTED_PROXIES", cfg.get("TRUSTED_PROXIES"), minimum=0, integer=True
+    )
+    cfg["CORS_MAX_AGE_SECONDS"] = _as_number(
+        "CORS_MAX_AGE_SECONDS", cfg.get("CORS_MAX_AGE_SECONDS"), minimum=0, integer=True
+    )

@@ -128,6 +128,15 @@ def _transaction(request: pytest.FixtureRequest) -> Iterator[None]:
             connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limits(request: pytest.FixtureRequest) -> None:
+    """Abuse-limit counts (in memory, not in the database) start from zero in every test."""
+    if "app" in request.fixturenames:
+        from safetycheck import limits
+
+        limits.reset(request.getfixturevalue("app"))
+
+
 @pytest.fixture
 def ctx(app: Flask, clock: FrozenClock) -> Iterator[Flask]:
     """An app context for calling services directly.

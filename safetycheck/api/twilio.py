@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+from safetycheck import limits
 from safetycheck.accounts.phones import normalise_phone
 from safetycheck.api.auth import now
 from safetycheck.errors import ValidationFailed
@@ -31,7 +32,12 @@ def _twiml(message: str | None = None) -> Response:
 
 
 def _verify() -> None:
-    """403 unless Twilio signed exactly this request with our auth token."""
+    """403 unless Twilio signed exactly this request with our auth token.
+
+    A flood is counted per address before the signature is checked (refusing it costs nothing);
+    per sender only after, so forged requests cannot use up a real person's allowance.
+    """
+    limits.enforce("RATELIMIT_WEBHOOK_PER_ADDRESS", limits.remote_address())
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token or not signature:
@@ -54,6 +60,7 @@ def inbound_sms() -> Response:
     sender = request.form.get("From", "")
     if not sid or not sender:
         abort(400)
+    limits.enforce("RATELIMIT_WEBHOOK_PER_SENDER", sender)
     try:
         from_phone = normalise_phone(sender, default_region=current_app.config["DEFAULT_PHONE_REGION"])
     except ValidationFailed:
@@ -66,6 +73,7 @@ def inbound_sms() -> Response:
         max_extend=current_app.config["MAX_EXTEND_MINUTES"],
         max_visit_total=current_app.config["MAX_VISIT_TOTAL_MINUTES"],
         tz=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]),
+        may_start_ladder=limits.panic_ladder_allowed,
     )
     db.session.commit()
     return _twiml(reply.text)

@@ -8,6 +8,7 @@ texting each other cannot run up a bill.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -72,8 +73,12 @@ def handle_inbound(
     max_extend: int,
     max_visit_total: int,
     tz: ZoneInfo,
+    may_start_ladder: Callable[[int], bool] | None = None,
 ) -> Reply:
-    """Act on one inbound text exactly once and say what to reply; the caller commits."""
+    """Act on one inbound text exactly once and say what to reply; the caller commits.
+
+    `may_start_ladder` is the panic button's abuse limit (see `panic.raise_panic`) for HELP.
+    """
     seen = db.session.scalar(sa.select(InboundSms).where(InboundSms.message_sid == message_sid))
     if seen is not None:
         return Reply(seen.reply, duplicate=True)
@@ -95,7 +100,13 @@ def handle_inbound(
         try:
             with db.session.begin_nested():  # a refused command undoes itself, the record stays
                 record.result, record.reply = _act(
-                    user, command, now=now, max_extend=max_extend, max_visit_total=max_visit_total, tz=tz
+                    user,
+                    command,
+                    now=now,
+                    max_extend=max_extend,
+                    max_visit_total=max_visit_total,
+                    tz=tz,
+                    may_start_ladder=may_start_ladder,
                 )
         except DomainError as exc:
             record.result = f"refused: {exc.message}"[:300]
@@ -107,7 +118,14 @@ def handle_inbound(
 
 
 def _act(
-    user: User, command: Command, *, now: datetime, max_extend: int, max_visit_total: int, tz: ZoneInfo
+    user: User,
+    command: Command,
+    *,
+    now: datetime,
+    max_extend: int,
+    max_visit_total: int,
+    tz: ZoneInfo,
+    may_start_ladder: Callable[[int], bool] | None,
 ) -> tuple[str, str | None]:
     if command.name == "ack":
         return _ack(user, command.code, now=now, tz=tz)
@@ -150,7 +168,7 @@ def _act(
         )
         return "extended", f"SafetyCheck: extended, now due at {texts.local_time(visit.due_at, tz)}."
     if command.name == "help":
-        alarm = panic.raise_panic(user, now=now, message="Raised by SMS")
+        alarm = panic.raise_panic(user, now=now, message="Raised by SMS", may_start_ladder=may_start_ladder)
         return (
             f"panic alarm {alarm.id}",
             "SafetyCheck: panic alarm raised. Your managers are being alerted now.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ def raise_panic(
     visit_id: int | None = None,
     message: str | None = None,
     location: alarm_service.Location | None = None,
+    may_start_ladder: Callable[[int], bool] | None = None,
 ) -> Alarm:
     """Raise (or re-press) a panic alarm, tied to the practitioner's current visit if they have one.
 
@@ -32,6 +34,12 @@ def raise_panic(
     already checked out, someone else's, one that does not exist) would send managers to the wrong
     address, so the alarm is tied only to the practitioner's own current visit, exactly as for
     HELP by text, and says "no visit in progress" when there is none.
+
+    `may_start_ladder(practitioner_id)` is the abuse limit, asked only when a press would start a
+    new alarm and so a fresh ladder of texts: when it says no, the press joins the practitioner's
+    latest panic alarm that someone has taken charge of and not yet resolved, so the texts are
+    limited while the press is still recorded (and shown); with no such alarm a new one is raised
+    all the same.
     """
     if practitioner.role != Role.PRACTITIONER:
         raise Forbidden("Only practitioners raise panic alarms.")
@@ -55,14 +63,26 @@ def raise_panic(
         .limit(1)
         .with_for_update(of=Alarm)
     )
+    hint = _hint(ignored)
+    if repeat is None and may_start_ladder is not None and not may_start_ladder(practitioner.id):
+        repeat = db.session.scalar(
+            sa.select(Alarm)
+            .where(
+                Alarm.practitioner_id == practitioner.id,
+                Alarm.kind == AlarmKind.PANIC,
+                Alarm.status == AlarmStatus.ACKNOWLEDGED,
+            )
+            .order_by(Alarm.id.desc())
+            .limit(1)
+            .with_for_update(of=Alarm)
+        )
+        hint["over_limit"] = True
     if repeat is not None:
         if location is not None:
             repeat.lat, repeat.lon, repeat.accuracy_m = location.lat, location.lon, location.accuracy_m
         if message:
             repeat.message = message[:500]
-        timeline.record(
-            "alarm", repeat.id, "pressed_again", at=now, actor_id=practitioner.id, **_hint(ignored)
-        )
+        timeline.record("alarm", repeat.id, "pressed_again", at=now, actor_id=practitioner.id, **hint)
         db.session.flush()
         return repeat
     alarm = alarm_service.raise_alarm(

@@ -31,6 +31,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from safetycheck import limits
 from safetycheck.accounts import sessions, signin
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User, WebSession
@@ -179,7 +180,16 @@ def login() -> Any:
         return redirect(next_path or home_path(user.role))
     form = SignInForm()
     status = 200
-    if form.validate_on_submit():
+    submitted = form.validate_on_submit()
+    over = None
+    if submitted:
+        over = limits.hit("RATELIMIT_SIGNIN_PER_ADDRESS", limits.remote_address()) or limits.hit(
+            "RATELIMIT_SIGNIN_PER_ACCOUNT", signin.email_digest(form.email.data or "")
+        )
+    if over is not None:
+        status = 429
+        form.email.errors = [f"Too many sign-in attempts. Try again in {over.retry_after} seconds."]
+    elif submitted:
         moment = now()
         result = signin.attempt(
             email=form.email.data or "",
@@ -201,7 +211,9 @@ def login() -> Any:
     elif form.errors:
         status = 422
     response = Response(render_template("auth/login.html", form=form, title="Sign in"), status=status)
-    if status == 429:
+    if over is not None:
+        response.headers["Retry-After"] = str(over.retry_after)
+    elif status == 429:
         response.headers["Retry-After"] = str(result.retry_after_seconds(moment))
     return response
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import abort
 
+from safetycheck import limits
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts import signin
 from safetycheck.accounts.enums import Role
@@ -22,6 +23,7 @@ from safetycheck.api.accounts.schemas import (
     TeamSchema,
     TokenCreateSchema,
     TokenSchema,
+    UnlockedSchema,
     UserCreateSchema,
     UserPageSchema,
     UserQueryArgsSchema,
@@ -39,13 +41,19 @@ blp = Blueprint("accounts", __name__, description="Sign-in, the current user, te
 @blp.route("/auth/tokens", methods=["POST"])
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, TokenSchema)
-@blp.alt_response(429, description="Too many wrong passwords for this address: wait `Retry-After` seconds")
+@blp.alt_response(
+    429,
+    description="Too many wrong passwords or attempts for this address or account: wait `Retry-After` s",
+)
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
     """Sign in from a device; the token is shown once and stored only as a hash.
 
     Repeated wrong passwords lock the address for a while (429 with Retry-After), exactly as on
-    the web's sign-in page.
+    the web's sign-in page; so do too many attempts from one network address or for one account,
+    and too many tokens for one person.
     """
+    limits.enforce("RATELIMIT_SIGNIN_PER_ADDRESS", limits.remote_address())
+    limits.enforce("RATELIMIT_SIGNIN_PER_ACCOUNT", signin.email_digest(body["email"]))
     moment = now()
     result = signin.attempt(
         email=body["email"],
@@ -64,6 +72,11 @@ def create_token(body: dict[str, Any]) -> dict[str, Any]:
         )
     if result.user is None:
         raise ValidationFailed(signin.WRONG_CREDENTIALS, {"password": [signin.WRONG_CREDENTIALS]})
+    limits.enforce(
+        "RATELIMIT_TOKENS_PER_ACCOUNT",
+        str(result.user.id),
+        "Too many sign-ins for this person; sign out unused devices or try again later.",
+    )
     issued = account_service.issue_token(
         result.user,
         device=body["device"],
@@ -164,6 +177,16 @@ def update_user(body: dict[str, Any], user_id: int) -> Any:
         )
     db.session.commit()
     return user
+
+
+@blp.route("/users/<id:user_id>/unlock", methods=["POST"])
+@login_required(Role.ADMIN)
+@blp.response(200, UnlockedSchema)
+def unlock_user(user_id: int) -> dict[str, bool]:
+    """Let a person locked out by wrong passwords sign in again at once (forgets their failures)."""
+    unlocked = signin.unlock(user_id)
+    db.session.commit()
+    return {"unlocked": unlocked}
 
 
 @blp.route("/users/<id:user_id>/tokens", methods=["DELETE"])

@@ -97,3 +97,9 @@ class UserQueryArgsSchema(PageArgsSchema):
 
 class UserPageSchema(PageSchema):
     items = fields.List(fields.Nested(UserSchema))
+
+
+class UnlockedSchema(ma.Schema):
+    unlocked = fields.Boolean(
+        required=True, metadata={"description": "false if the person had no failed sign-ins counted"}
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from safetycheck import limits
 from safetycheck.accounts.enums import Role
 from safetycheck.api.alarms.schemas import (
     AlarmCreateSchema,
@@ -29,7 +30,11 @@ blp = Blueprint("alarms", __name__, description="Panic, overdue and duress alarm
 @blp.arguments(AlarmCreateSchema)
 @blp.response(201, AlarmSchema)
 def raise_panic(body: dict[str, Any]) -> Any:
-    """Press panic: team managers and on-call are texted at the next sweep, never the worker."""
+    """Press panic: team managers and on-call are texted at the next sweep, never the worker.
+
+    Never refused for being pressed too often: past its limit a press joins the latest panic
+    alarm someone has taken charge of instead of starting a fresh ladder of texts.
+    """
     location = body.get("location")
     alarm = panic.raise_panic(
         current_user(),
@@ -39,6 +44,7 @@ def raise_panic(body: dict[str, Any]) -> Any:
         location=alarm_service.Location(location["lat"], location["lon"], location.get("accuracy_m"))
         if location
         else None,
+        may_start_ladder=limits.panic_ladder_allowed,
     )
     db.session.commit()
     return alarm

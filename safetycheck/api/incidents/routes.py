@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, jsonify, stream_with_context
 
+from safetycheck import limits
 from safetycheck.accounts.enums import Role
 from safetycheck.api.auth import current_user, login_required, now
 from safetycheck.api.common import Blueprint, TimelineEntrySchema, paginate
@@ -34,6 +35,7 @@ from safetycheck.incidents.models import Incident
 blp = Blueprint("incidents", __name__, description="Incident reports and the near-miss and violence register")
 
 LEADS_AND_MANAGERS = (Role.MANAGER, Role.HS_LEAD, Role.ADMIN)
+TOO_MANY_REPORTS = "Too many reports in a short time; wait a while, or phone your manager."
 
 
 def incident_detail(incident: Incident, status: int = 200) -> Response:
@@ -60,6 +62,7 @@ def incident_detail(incident: Incident, status: int = 200) -> Response:
 @blp.response(201, IncidentDetailSchema)
 def report(body: dict[str, Any]) -> Response:
     """The 30-second report; the reporter's managers are texted at once (and on-call, if serious)."""
+    limits.enforce("RATELIMIT_INCIDENTS_PER_USER", str(current_user().id), TOO_MANY_REPORTS)
     harmed = body.pop("harmed", None)
     incident = incident_service.report(
         current_user(), harmed=False if body["near_miss"] and harmed is None else harmed, now=now(), **body
@@ -74,6 +77,7 @@ def report(body: dict[str, Any]) -> Response:
 @blp.response(201, IncidentDetailSchema)
 def report_near_miss(body: dict[str, Any]) -> Response:
     """One tap: did_not_enter, left_early or asked_for_joint_visit; a good catch."""
+    limits.enforce("RATELIMIT_INCIDENTS_PER_USER", str(current_user().id), TOO_MANY_REPORTS)
     incident = incident_service.report_near_miss(current_user(), now=now(), **body)
     db.session.commit()
     return incident_detail(incident, 201)
