@@ -59,6 +59,8 @@ PRACTITIONERS = "ok ok 403 403 ok 403 403"
 TEAM_A_RECORD = "ok 404 ok 404 404 ok ok"
 # Team A's incident or marker handled by staff: A's manager, the lead and the admin.
 STAFF_RECORD = "403 403 ok 404 403 ok ok"
+# Only team A's manager and the admin act on it; the lead reads it.
+TEAM_MANAGERS = "403 403 ok 404 403 403 ok"
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,51 @@ MATRIX: dict[str, Api] = {
     "web.auth.index": Page("GET", "/", EVERYONE),
     "web.auth.login": Page("GET", "/login", EVERYONE, anon="ok"),
     "web.auth.logout": Page("POST", "/logout", "login login login login login login login"),
-    "web.placeholder_manager": Page("GET", "/board", EVERYONE),
-    "web.placeholder_hs_lead": Page("GET", "/register", EVERYONE),
-    "web.placeholder_practitioner": Page("GET", "/app", EVERYONE),
+    # --- pages: the board
+    "web.board.board": Page("GET", "/board", NOT_PRACTITIONERS),
+    "web.board.live": Page("GET", "/board/live", NOT_PRACTITIONERS),
+    "web.board.alarm": Page("GET", "/board/alarms/{alarm}", STAFF_RECORD),
+    "web.board.acknowledge": Page("POST", "/board/alarms/{alarm}/acknowledge", TEAM_MANAGERS),
+    "web.board.resolve": Page("GET", "/board/alarms/{alarm}/resolve", TEAM_MANAGERS),
+    # --- pages: the register, an incident, markers
+    "web.register.index": Page("GET", "/register", NOT_PRACTITIONERS),
+    "web.register.export_csv": Page("GET", "/register/export.csv", NOT_PRACTITIONERS),
+    "web.register.summary_page": Page("GET", "/register/summary", NOT_PRACTITIONERS),
+    "web.incident.incident": Page("GET", "/register/incidents/{incident}", STAFF_RECORD),
+    "web.incident.acknowledge": Page("POST", "/register/incidents/{incident}/acknowledge", TEAM_MANAGERS),
+    "web.incident.triage": Page("POST", "/register/incidents/{incident}/triage", STAFF_RECORD),
+    "web.incident.transition": Page("POST", "/register/incidents/{incident}/transition", STAFF_RECORD),
+    "web.incident.request_information": Page(
+        "POST", "/register/incidents/{incident}/request-information", STAFF_RECORD
+    ),
+    "web.incident.feedback": Page("POST", "/register/incidents/{incident}/feedback", STAFF_RECORD),
+    "web.incident.reopen": Page("POST", "/register/incidents/{incident}/reopen", STAFF_RECORD),
+    "web.incident.add_action": Page("POST", "/register/incidents/{incident}/actions", STAFF_RECORD),
+    "web.incident.complete_action": Page(
+        "POST", "/register/incidents/{incident}/actions/{action}/done", STAFF_RECORD
+    ),
+    "web.incident.propose_marker": Page("POST", "/register/incidents/{incident}/markers", STAFF_RECORD),
+    "web.incident.submit_riddor": Page(
+        "POST", "/register/incidents/{incident}/riddor/submission", STAFF_RECORD
+    ),
+    "web.incident.record_support": Page("POST", "/register/incidents/{incident}/support", STAFF_RECORD),
+    "web.markers.markers": Page("GET", "/markers", NOT_PRACTITIONERS),
+    # M proposed the marker: a second person decides it.
+    "web.markers.approve": Page("POST", "/markers/{marker}/approve", "403 403 403 404 403 ok ok"),
+    "web.markers.reject": Page("POST", "/markers/{marker}/reject", STAFF_RECORD),
+    # --- pages: the practitioner's phone
+    "web.app.home": Page("GET", "/app", PRACTITIONERS),
+    # The page's JSON answers 401 (not a redirect) when the session is gone.
+    "web.app.status": Page("GET", "/app/status", PRACTITIONERS, anon="401"),
+    "web.app.report": Page("GET", "/app/report", PRACTITIONERS),
+    "web.app.check_in": Page("POST", "/app/check-in", PRACTITIONERS),
+    "web.app.extend": Page("POST", "/app/extend", PRACTITIONERS),
+    "web.app.check_out": Page("POST", "/app/check-out", PRACTITIONERS),
+    "web.app.raise_panic": Page("POST", "/app/panic", PRACTITIONERS),
+    "web.app.near_miss": Page("POST", "/app/near-miss", PRACTITIONERS),
+    "web.app.deliver": Page("POST", "/app/queue/extend", PRACTITIONERS, anon="401"),
+    "web.app.manifest": Page("GET", "/app/manifest.webmanifest", EVERYONE, anon="ok"),
+    "web.app.service_worker": Page("GET", "/app/sw.js", EVERYONE, anon="ok"),
     "web.admin.index": Page("GET", "/admin", ADMIN),
     "web.admin.users": Page("GET", "/admin/users", ADMIN),
     "web.admin.new_user": Page("GET", "/admin/users/new", ADMIN),

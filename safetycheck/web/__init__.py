@@ -23,10 +23,10 @@ def init_app(app: Flask) -> None:
     from safetycheck.web.app.routes import bp as app_bp
     from safetycheck.web.auth import bp as auth_bp
     from safetycheck.web.auth import load_signed_in_user
+    from safetycheck.web.board.routes import bp as board_bp
     from safetycheck.web.incident.routes import bp as incident_bp
     from safetycheck.web.markers.routes import bp as markers_bp
     from safetycheck.web.register.routes import bp as register_bp
-    from safetycheck.web.board.routes import bp as board_bp
 
     # GOV.UK macros are imported as "govuk_frontend_jinja/components/<name>/macro.html"; the
     # blueprints' own templates are found as usual.

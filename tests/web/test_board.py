@@ -12,7 +12,7 @@ from safetycheck.escalation.enums import AlarmStatus
 from tests.escalation import helpers as h
 
 PANIC = "/api/v1/alarms"
-DASH = "\N{EN DASH}"  # page titles read "Board – SafetyCheck"
+DASH = "\N{EN DASH}"  # page titles read "Board, en dash, SafetyCheck"
 
 
 def overdue_alarm(as_user, clock, sweep, app, practitioner, *, texted_managers: bool = True):

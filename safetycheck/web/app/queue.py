@@ -4,7 +4,8 @@ The script posts here under the page's own session, with the CSRF token in `X-CS
 every page form) and an `Idempotency-Key` per queued request, so a request delivered twice
 (the answer to the first try was lost with the signal) is applied once. Answers are JSON:
 200 `{"message"}` when done (or done before), the API's error shape otherwise; 401 when the
-session has ended (the phone keeps the request and asks the person to sign in again).
+session has ended (the phone keeps the request and asks the person to sign in again), 403
+to a signed-in person who is not a practitioner.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import math
 import time
 from collections.abc import Callable
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
 from flask import Response, current_app, flash, jsonify, render_template, request
 
+from safetycheck import limits
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, DomainError, ValidationFailed
@@ -48,23 +51,29 @@ PAGE_ASSETS = (
 
 
 def _error(status: int, message: str, errors: dict[str, Any] | None = None) -> tuple[Response, int]:
-    reason = {401: "Unauthorized", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
-    body = {"code": status, "status": reason.get(status, "Bad Request"), "message": message}
+    body = {"code": status, "status": HTTPStatus(status).phrase, "message": message}
     body["errors"] = errors or {}
     return jsonify(body), status
 
 
-def _signed_in_practitioner() -> User | None:
+def _refusal() -> Any | None:
+    """401 to sign in again, 403 to a signed-in person who is not a practitioner, else None."""
     user = current_web_user()
-    return user if user is not None and user.role == Role.PRACTITIONER else None
+    if user is None:
+        return _error(401, "Sign in again.")
+    if user.role != Role.PRACTITIONER:
+        return _error(403, "This page is for practitioners.")
+    return None
 
 
 @bp.route("/status")
 def status() -> Any:
     """Polled by the open page: the visit's due time, the reminder text, the panic's progress."""
-    user = _signed_in_practitioner()
-    if user is None:
-        return _error(401, "Sign in again.")
+    refused = _refusal()
+    if refused is not None:
+        return refused
+    user = current_web_user()
+    assert user is not None
     visit = visit_service.current_visit(user.id)
     reminder = phone.latest_reminder(visit) if visit is not None else None
     state = phone.open_panic(user)
@@ -91,9 +100,11 @@ def status() -> Any:
 def deliver(action: str) -> Any:
     """Apply one queued request once; a second delivery with the same key answers the same."""
     started = time.perf_counter()
-    user = _signed_in_practitioner()
-    if user is None:
-        return _error(401, "Sign in again to send what is waiting on this phone.")
+    refused = _refusal()
+    if refused is not None:
+        return refused
+    user = current_web_user()
+    assert user is not None
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key or len(key) > phone.KEY_MAX:
         return _error(
@@ -206,6 +217,7 @@ def _panic(user: User, body: dict[str, Any]) -> str:
         visit_id=_int(body, "visit_id", required=False),
         message=_text(body, "message", limit=500),
         location=_location(body),
+        may_start_ladder=limits.panic_ladder_allowed,
     )
     return PANIC_RAISED
 
@@ -278,6 +290,8 @@ def service_worker() -> Response:
     response = Response(script, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/app"
     response.headers["Cache-Control"] = "no-cache"
+    # A worker's own CSP governs its fetches: it may fetch (and cache) this service, nothing else.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; connect-src 'self'"
     return response
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from wtforms import SelectChoice
 
+from safetycheck import limits
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, DomainError
@@ -275,6 +276,7 @@ def raise_panic() -> Any:
         location=alarm_service.Location(location.lat, location.lon, location.accuracy_m)
         if location
         else None,
+        may_start_ladder=limits.panic_ladder_allowed,
     )
     db.session.commit()
     return redirect(url_for(".home"))
