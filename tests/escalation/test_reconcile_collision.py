@@ -59,7 +59,8 @@ def stranded_and_fresh(ctx: Flask, org, clock) -> tuple[outbox.Claimed, outbox.C
     c = queue(org, clock, "collision:c")
     claimed = {m.id: m for m in outbox.claim_batch(now=clock.now())}
     db.session.commit()
-    assert claimed[a].outcome_unknown_since is not None and claimed[c].outcome_unknown_since is None
+    assert claimed[a].outcome_unknown_since is not None
+    assert claimed[c].outcome_unknown_since is None
     return claimed[a], claimed[c]
 
 
@@ -71,14 +72,16 @@ def test_a_reconcile_does_not_adopt_a_message_another_sender_has_not_recorded_ye
     # Sender 2 sends C; before it records, sender 1 reconciles A and sees C's message.
     sent_c = outbox.attempt(esc.gateway, c, status_callback=None, now=clock.now())
     found_a = outbox.attempt(esc.gateway, a, status_callback=None, now=clock.now())
-    assert found_a.sid == sent_c.sid and found_a.reconciled  # the trap: same number, same words
+    assert found_a.sid == sent_c.sid
+    assert found_a.reconciled
 
     errors = record(a, found_a, clock) + record(c, sent_c, clock)
 
     assert errors == []
     by_id = {r.id: r for r in rows()}
     assert (by_id[c.id].status, by_id[c.id].sid) == (OutboxStatus.SENT, sent_c.sid)
-    assert by_id[a.id].status == OutboxStatus.PENDING and by_id[a.id].sid is None
+    assert by_id[a.id].status == OutboxStatus.PENDING
+    assert by_id[a.id].sid is None
     assert by_id[a.id].attempts == a.attempts - 1, "a deferred reconcile must not use up an attempt"
     clock.advance(seconds=10)
     sweep()  # A looks again: C's message is taken now, so A is sent
@@ -105,7 +108,8 @@ def test_a_sent_sid_adopted_by_another_row_is_taken_back_and_that_row_reconciled
 
     by_id = {r.id: r for r in rows()}
     assert (by_id[c.id].status, by_id[c.id].sid) == (OutboxStatus.SENT, sent_c.sid)
-    assert by_id[a.id].status == OutboxStatus.PENDING and by_id[a.id].outcome_unknown_since is not None
+    assert by_id[a.id].status == OutboxStatus.PENDING
+    assert by_id[a.id].outcome_unknown_since is not None
     clock.advance(timedelta(seconds=1))
     sweep()
     final = rows()
