@@ -130,7 +130,7 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
     rows = db.session.scalars(
         sa.select(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)  # a backlog drains oldest first
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
@@ -278,6 +278,8 @@ def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recor
                     return None
                 if last_try:
                     raise
+        if claimed.attempts > 1:
+            _gateway_is_back(now)
         return Recorded(message, undeliverable=False)
     message.error_code = error.code
     message.error_message = (error.detail or type(error).__name__)[:300]
@@ -291,7 +293,7 @@ def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recor
     else:
         retry_after = getattr(error, "retry_after", None)
         delay = timedelta(seconds=retry_after) if retry_after else backoff(message.attempts)
-    if message.attempts >= MAX_ATTEMPTS:
+    if message.attempts >= MAX_ATTEMPTS and not gateways.is_outage(error):
         message.status = OutboxStatus.FAILED
         message.next_attempt_at = None
         log.error(
@@ -301,6 +303,22 @@ def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recor
         message.status = OutboxStatus.PENDING
         message.next_attempt_at = now + delay
     return Recorded(message, undeliverable=False)
+
+
+def _gateway_is_back(now: datetime) -> None:
+    """A text that had failed went through: the texts waiting out their back-off after failures
+    go now, and the claims take them oldest first. Rate-limited ones keep their Retry-After."""
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.attempts > 0,
+            sa.or_(OutboxMessage.error_code.is_(None), OutboxMessage.error_code != 20429),
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _mark_sent(message: OutboxMessage, result: Attempt, *, now: datetime) -> None:
