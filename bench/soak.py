@@ -40,6 +40,11 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=200, help="go on past --seconds until this many kills")
     parser.add_argument("--max-seconds", type=float, default=1200, help="but never longer than this")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument(
+        "--cli-workers",
+        action="store_true",
+        help="`flask --app safetycheck worker` subprocesses instead of forks of a warm fork server",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the workers' logs (path printed)")
     args = parser.parse_args()
     account_secrets.use_fast_hashing_for_tests()
@@ -56,6 +61,7 @@ def main() -> int:
             min_kills=args.kills,
             max_seconds=args.max_seconds,
             seed=args.seed,
+            forked=not args.cli_workers,
             say=lambda line: print(line, flush=True),
         )
     print(result.table())

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import random
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
@@ -52,6 +52,7 @@ from tests.escalation.harness import (
     write_policy,
 )
 from tests.fake_twilio import FakeTwilio
+from tests.soak.forked import ForkedWorkers
 
 STALE_CLAIM = 1.0  # seconds a claim lives before it counts as its sender's death
 TWILIO_TIMEOUT = 0.5  # below the stale-claim threshold, as the settings insist
@@ -173,11 +174,14 @@ def run_soak(
     crash_point_share: float = 0.3,
     teams: int = 5,
     seed: int | None = None,
+    forked: bool = True,
     say: Callable[[str], None] = lambda _: None,
 ) -> SoakResult:
     """Feed and kill for `seconds` (longer, up to `max_seconds`, until `min_kills`), then drain and judge.
 
     Each worker is killed at a random moment within `kill_every` seconds of its first sweep.
+    `forked`: workers forked from a warm fork server (`tests/soak/forked.py`), back in
+    milliseconds; otherwise `flask --app safetycheck worker` subprocesses (seconds to start).
     """
     rng = random.Random(seed)
     policy_path = write_policy(directory, FINITE_POLICY)
@@ -195,13 +199,26 @@ def run_soak(
             stale_claim=STALE_CLAIM,
             twilio_timeout=TWILIO_TIMEOUT,
         ) as sweepers,
+        ForkedWorkers(sweepers.env, directory) as forks,
     ):
+
+        def launch(name: str, crash_points: str = "") -> Any:
+            if forked:
+                return forks.start(name=name, crash_points=crash_points)
+            return sweepers.start("worker", name=name, crash_points=crash_points)
+
+        def stop(proc: Any, sig: int) -> None:
+            if forked:
+                proc.stop(sig)
+            else:
+                sweepers.stop(proc, sig)
+
         stream = Stream(app, teams=teams)
         armed: dict[int, str] = {}  # pid -> crash point armed in that process
 
-        def start(slot: int) -> subprocess.Popen[bytes]:
+        def start(slot: int) -> Any:
             point = rng.choice(CRASH_POINTS) if rng.random() < crash_point_share else ""
-            proc = sweepers.start("worker", name=f"w{slot}", crash_points=point)
+            proc = launch(f"w{slot}", point)
             if point:
                 armed[proc.pid] = point
             return proc
@@ -241,7 +258,7 @@ def run_soak(
                         if heartbeat(app, instance_of(proc)) is not None:
                             death[slot] = now + rng.uniform(*kill_every)
                 elif now >= death[slot]:
-                    sweepers.stop(proc, signal.SIGKILL)
+                    stop(proc, signal.SIGKILL)
                     kills += 1
                     procs[slot] = start(slot)
                     death.pop(slot)
@@ -253,13 +270,13 @@ def run_soak(
         # The survivors (restarted without crash points) drain what is left.
         for slot, proc in enumerate(procs):
             if proc.pid in armed or proc.poll() is not None:
-                sweepers.stop(proc, signal.SIGKILL)
-                procs[slot] = sweepers.start("worker", name=f"w{slot}-final")
+                stop(proc, signal.SIGKILL)
+                procs[slot] = launch(f"w{slot}-final")
         say("killing stopped; draining")
         drained = wait_until(lambda: backlog(app).quiescent, timeout=120, interval=0.2)
         drain_seconds = time.monotonic() - last_kill
         for proc in procs:
-            sweepers.stop(proc, signal.SIGTERM)
+            stop(proc, signal.SIGTERM)
         time.sleep(STALE_CLAIM + 0.1)
         final = run_sweep(app)  # anything a last process left stranded
         verdict = check_exactly_once(app, fake, rules=rules, population=stream.population, exhausted=True)
