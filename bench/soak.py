@@ -40,6 +40,7 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=200, help="go on past --seconds until this many kills")
     parser.add_argument("--max-seconds", type=float, default=1200, help="but never longer than this")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--stale-claim", type=float, default=1.0, help="OUTBOX_STALE_CLAIM_SECONDS")
     parser.add_argument(
         "--cli-workers",
         action="store_true",
@@ -62,6 +63,7 @@ def main() -> int:
             max_seconds=args.max_seconds,
             seed=args.seed,
             forked=not args.cli_workers,
+            stale_claim=args.stale_claim,
             say=lambda line: print(line, flush=True),
         )
     print(result.table())

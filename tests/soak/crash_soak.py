@@ -175,6 +175,7 @@ def run_soak(
     teams: int = 5,
     seed: int | None = None,
     forked: bool = True,
+    stale_claim: float = STALE_CLAIM,
     say: Callable[[str], None] = lambda _: None,
 ) -> SoakResult:
     """Feed and kill for `seconds` (longer, up to `max_seconds`, until `min_kills`), then drain and judge.
@@ -186,7 +187,7 @@ def run_soak(
     rng = random.Random(seed)
     policy_path = write_policy(directory, FINITE_POLICY)
     rules = policy.load_policy(policy_path)
-    extra = {**{"OUTBOX_STALE_CLAIM_SECONDS": STALE_CLAIM, "TWILIO_TIMEOUT_SECONDS": TWILIO_TIMEOUT}}
+    extra = {"OUTBOX_STALE_CLAIM_SECONDS": stale_claim, "TWILIO_TIMEOUT_SECONDS": TWILIO_TIMEOUT}
     with (
         FakeTwilio() as fake,
         scratch_database(server_url, directory, "soak") as url,
@@ -196,7 +197,7 @@ def run_soak(
             fake=fake,
             policy_path=policy_path,
             directory=directory,
-            stale_claim=STALE_CLAIM,
+            stale_claim=stale_claim,
             twilio_timeout=TWILIO_TIMEOUT,
         ) as sweepers,
         ForkedWorkers(sweepers.env, directory) as forks,
@@ -277,7 +278,7 @@ def run_soak(
         drain_seconds = time.monotonic() - last_kill
         for proc in procs:
             stop(proc, signal.SIGTERM)
-        time.sleep(STALE_CLAIM + 0.1)
+        time.sleep(stale_claim + 0.1)
         final = run_sweep(app)  # anything a last process left stranded
         verdict = check_exactly_once(app, fake, rules=rules, population=stream.population, exhausted=True)
         problems = list(verdict.problems) + [f"final sweep: {e}" for e in final.errors]
@@ -295,6 +296,7 @@ def run_soak(
             rows = list(db.session.scalars(sa.select(OutboxMessage)))
             db.session.remove()
         duplicates = _duplicates(rows, fake)
+        problems += _explain_duplicates(rows, fake)
         lost = (
             sum(r.status != OutboxStatus.SENT for r in rows)
             + len(missed)
@@ -324,6 +326,32 @@ def _duplicates(rows: list[OutboxMessage], fake: FakeTwilio) -> int:
     received = Counter((m.to, m.body) for m in fake.messages)
     recorded = Counter((r.to_phone, r.body) for r in rows if r.status == OutboxStatus.SENT)
     return sum((received - recorded).values())
+
+
+def _explain_duplicates(rows: list[OutboxMessage], fake: FakeTwilio) -> list[str]:
+    """For each (number, words) Twilio got more often than the outbox sent it: the rows and the
+    messages, with their times, so a duplicate can be traced."""
+    received = Counter((m.to, m.body) for m in fake.messages)
+    recorded = Counter((r.to_phone, r.body) for r in rows if r.status == OutboxStatus.SENT)
+    lines = []
+    for to, body in received - recorded:
+        same = sorted((r for r in rows if (r.to_phone, r.body) == (to, body)), key=lambda r: r.id)
+        lines.append(
+            f"duplicate to {to}: rows "
+            + "; ".join(
+                f"#{r.id} exec {r.step_execution} created {r.created_at:%H:%M:%S.%f} "
+                f"sent {r.sent_at:%H:%M:%S.%f} attempts {r.attempts} sid {r.sid}"
+                for r in same
+                if r.sent_at is not None
+            )
+            + " | messages "
+            + "; ".join(
+                f"{m.sid} at {m.received_at:%H:%M:%S.%f}"
+                for m in fake.messages
+                if (m.to, m.body) == (to, body) and m.received_at is not None
+            )
+        )
+    return lines
 
 
 def _alarms_missing_managers(app: Flask, managers: dict[int, set[int]]) -> dict[int, set[int]]:
