@@ -70,7 +70,8 @@ def _import_models() -> None:
     import safetycheck.incidents.jobs  # registers the incident tasks with the sweep
     import safetycheck.incidents.models
     import safetycheck.timeline.models
-    import safetycheck.visits.models  # noqa: F401
+    import safetycheck.visits.models
+    import safetycheck.visits.retention  # noqa: F401  registers the retention of visit details
 
 
 def _migrations_dir() -> Any:

@@ -184,6 +184,8 @@ def _validate(app: Flask) -> None:
         "SIGNIN_LOCK_AFTER_FAILURES",
         "SIGNIN_LOCK_SECONDS",
         "SIGNIN_LOCK_MAX_SECONDS",
+        "VISIT_LOCATION_RETENTION_DAYS",
+        "VISIT_DETAIL_RETENTION_DAYS",
     ):
         cfg[name] = _as_number(name, cfg.get(name), minimum=1, integer=True)
     # The whole visit, extensions included; unset, it is the longest check-in.

@@ -1,7 +1,8 @@
 """A local fake of Twilio's Messages API, so tests drive the real twilio SDK over real HTTP.
 
 It answers what the SDK needs (create, list with paging, fetch), records every accepted message,
-injects failures (error answers, a hang after accepting, a dropped connection, refused numbers)
+injects failures (error answers, a hang after accepting, a dropped connection, refused numbers,
+an outage of every request until it is called off)
 and plays Twilio's part the other way: signed status callbacks.
 """
 
@@ -184,6 +185,8 @@ class FakeTwilio:
         self._requests: list[RecordedRequest] = []
         self._injections: list[_Injection] = []
         self._refusals: dict[str, int] = {}
+        self._outage: _Injection | None = None
+        self._outage_accepts = False
         self._release = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -232,6 +235,7 @@ class FakeTwilio:
             self._requests.clear()
             self._injections.clear()
             self._refusals.clear()
+            self._outage = None
             self._release.set()
             self._release = threading.Event()
 
@@ -283,6 +287,25 @@ class FakeTwilio:
         """Accept the next `n` messages, then close the connection without an answer."""
         with self._changed:
             self._injections += [_Injection("drop") for _ in range(n)]
+
+    def outage(self, kind: str | None, *, seconds: float = 30.0, accept: bool = False) -> None:
+        """Until called again with None, answer every request (sends and lists) badly.
+
+        `"error"`: HTTP 500 with no Twilio code, nothing recorded. `"hang"`: hold each request
+        `seconds` (or until the outage ends, `reset` or `stop`) before answering; with `accept`,
+        a send is recorded first (Twilio took it, the answer never came back in time).
+        """
+        with self._changed:
+            if kind is None:
+                self._outage = None
+                self._release.set()
+                self._release = threading.Event()
+                return
+            if kind not in ("error", "hang"):
+                raise ValueError(f"unknown outage kind {kind!r}")
+            self._outage = _Injection(kind, 500, _error(500, 0, "Internal Server Error"), seconds=seconds)
+            self._outage.payload["code"] = None
+            self._outage_accepts = accept
 
     def refuse_number(self, number: str, code: int = 21211) -> None:
         """Refuse every message to `number` with an HTTP 400 and Twilio error `code`."""
@@ -350,7 +373,22 @@ class FakeTwilio:
             params.update({k: v[-1] for k, v in form.items()})
         with self._changed:
             self._requests.append(RecordedRequest(method, url.path, params))
+            outage, release = self._outage, self._release
+            accepts = self._outage_accepts
         match = _PATH.match(url.path)
+        if outage is not None and match is not None:
+            if outage.kind == "error":
+                handler.reply(500, outage.payload)
+                return
+            if method == "POST" and accepts:
+                self._create(handler, params, hold=(release, outage.seconds))
+                return
+            release.wait(outage.seconds)
+            try:
+                handler.reply(503, _error(503, 0, "Service Unavailable"))
+            except OSError:
+                pass  # the client gave up waiting: that was the point
+            return
         if not self._authorized(handler.headers.get("Authorization")):
             handler.reply(401, _error(401, 20003, "Authenticate"))
         elif match is None or match["account"] != self.account_sid:
@@ -377,7 +415,9 @@ class FakeTwilio:
             return False
         return (user, password) == (self.account_sid, self.auth_token)
 
-    def _create(self, handler: _Handler, params: dict[str, str]) -> None:
+    def _create(
+        self, handler: _Handler, params: dict[str, str], *, hold: tuple[threading.Event, float] | None = None
+    ) -> None:
         to, from_, body = (params.get(key, "") for key in ("To", "From", "Body"))
         for value, code, text in (
             (to, 21604, "A 'To' phone number is required."),
@@ -421,6 +461,8 @@ class FakeTwilio:
             return
         if injection is not None and injection.kind == "hang":
             release.wait(injection.seconds)
+        if hold is not None:
+            hold[0].wait(hold[1])
         try:
             handler.reply(201, answer)
         except OSError:

@@ -114,6 +114,16 @@ class SmsOutcomeUnknown(SmsError):
     """The request may have reached Twilio: call `find_sent` before sending again."""
 
 
+def is_outage(error: SmsError) -> bool:
+    """Twilio (or the way to it) is down or throttling, rather than refusing this text: 5xx,
+    429, no answer, an unknown outcome. The outbox never gives up on a text for that."""
+    if isinstance(error, SmsOutcomeUnknown):
+        return True
+    return isinstance(error, SmsRetryable) and (
+        error.http_status is None or error.http_status >= 500 or error.http_status == 429
+    )
+
+
 def classify_delivery_status(status: str, error_code: int | None) -> DeliveryVerdict:
     """Turn a status callback into what the outbox should do about that contact."""
     status = status.lower()

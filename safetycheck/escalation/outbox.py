@@ -130,7 +130,7 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
     rows = db.session.scalars(
         sa.select(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)  # a backlog drains oldest first
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
@@ -202,6 +202,9 @@ class Attempt:
     provider_status: str | None = None
     error: gateways.SmsError | None = None
     attempted_at: datetime | None = None
+    # The SID was found by reconciling (same number, same words), not returned by a send: it is
+    # only a guess, and `record_attempt` checks that no other text may own it before adopting it.
+    reconciled: bool = False
 
 
 def attempt(
@@ -220,7 +223,7 @@ def attempt(
         if claimed.outcome_unknown_since is not None:
             found = _already_sent(gateway, claimed, taken_sids)
             if found is not None:
-                return Attempt(sid=found.sid, provider_status=found.status, attempted_at=now)
+                return Attempt(sid=found.sid, provider_status=found.status, attempted_at=now, reconciled=True)
         crash_point("before_send")
         sent = gateway.send(to=claimed.to_phone, body=claimed.body, status_callback=status_callback)
         crash_point("after_send")
@@ -254,14 +257,29 @@ def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recor
         return None  # reclaimed by another sender after we went stale; theirs is the record now
     error = result.error
     if error is None:
-        message.status = OutboxStatus.SENT
-        message.sid = result.sid
-        message.provider_status = result.provider_status
-        message.sent_at = now
-        message.outcome_unknown_since = None
-        message.next_attempt_at = None
-        message.error_code = None
-        message.error_message = None
+        assert result.sid is not None
+        if result.reconciled and not _may_adopt(message, result.sid):
+            _defer_reconcile(message, now=now)
+            return None
+        for last_try in (False, True):
+            if not result.reconciled:
+                _take_back(result.sid, keep=message.id, now=now)
+            try:
+                with db.session.begin_nested():
+                    _mark_sent(message, result, now=now)
+                    db.session.flush()
+                break
+            except IntegrityError:
+                # Another process recorded the same SID between our check and our write.
+                message = db.session.get(OutboxMessage, claimed.id, populate_existing=True)
+                assert message is not None
+                if result.reconciled:
+                    _defer_reconcile(message, now=now)
+                    return None
+                if last_try:
+                    raise
+        if claimed.attempts > 1:
+            _gateway_is_back(now)
         return Recorded(message, undeliverable=False)
     message.error_code = error.code
     message.error_message = (error.detail or type(error).__name__)[:300]
@@ -275,7 +293,7 @@ def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recor
     else:
         retry_after = getattr(error, "retry_after", None)
         delay = timedelta(seconds=retry_after) if retry_after else backoff(message.attempts)
-    if message.attempts >= MAX_ATTEMPTS:
+    if message.attempts >= MAX_ATTEMPTS and not gateways.is_outage(error):
         message.status = OutboxStatus.FAILED
         message.next_attempt_at = None
         log.error(
@@ -285,6 +303,87 @@ def record_attempt(claimed: Claimed, result: Attempt, *, now: datetime) -> Recor
         message.status = OutboxStatus.PENDING
         message.next_attempt_at = now + delay
     return Recorded(message, undeliverable=False)
+
+
+def _gateway_is_back(now: datetime) -> None:
+    """A text that had failed went through: the texts waiting out their back-off after failures
+    go now, and the claims take them oldest first. Rate-limited ones keep their Retry-After."""
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.attempts > 0,
+            sa.or_(OutboxMessage.error_code.is_(None), OutboxMessage.error_code != 20429),
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _mark_sent(message: OutboxMessage, result: Attempt, *, now: datetime) -> None:
+    message.status = OutboxStatus.SENT
+    message.sid = result.sid
+    message.provider_status = result.provider_status
+    message.sent_at = now
+    message.outcome_unknown_since = None
+    message.next_attempt_at = None
+    message.error_code = None
+    message.error_message = None
+
+
+def _may_adopt(message: OutboxMessage, sid: str) -> bool:
+    """Whether a message found by reconciling can only be this text's.
+
+    Not if another row has recorded it, nor while another text with the same number and words
+    is being sent for the first time: that send may be the message found, and its sender is
+    about to record it. (Texts whose outcome is unknown too are interchangeable: whichever takes
+    the message, the other finds it taken and is sent.)
+    """
+    taken = db.session.scalar(
+        sa.select(OutboxMessage.id).where(OutboxMessage.sid == sid, OutboxMessage.id != message.id)
+    )
+    if taken is not None:
+        return False
+    in_flight = db.session.scalar(
+        sa.select(OutboxMessage.id)
+        .where(
+            OutboxMessage.id != message.id,
+            OutboxMessage.to_phone == message.to_phone,
+            OutboxMessage.body == message.body,
+            OutboxMessage.status == OutboxStatus.SENDING,
+            OutboxMessage.outcome_unknown_since.is_(None),
+        )
+        .limit(1)
+    )
+    return in_flight is None
+
+
+def _defer_reconcile(message: OutboxMessage, *, now: datetime) -> None:
+    """Leave the text outcome-unknown and look again soon; a deferral is not a failed attempt."""
+    message.status = OutboxStatus.PENDING
+    message.outcome_unknown_since = message.outcome_unknown_since or now
+    message.attempts = max(message.attempts - 1, 0)
+    message.next_attempt_at = now + UNKNOWN_RECHECK
+    log.info("text %s: the message found by reconciling may be another text's; looking again", message.id)
+
+
+def _take_back(sid: str, *, keep: int, now: datetime) -> None:
+    """A SID a send returned is this text's for certain: a row that adopted it by reconciling
+    (before `_may_adopt` could see the sender) goes back to outcome-unknown and looks again."""
+    holder = db.session.scalar(
+        sa.select(OutboxMessage).where(OutboxMessage.sid == sid, OutboxMessage.id != keep).with_for_update()
+    )
+    if holder is None:
+        return
+    log.warning("text %s had adopted SID %s of text %s; reconciling it again", holder.id, sid, keep)
+    holder.status = OutboxStatus.PENDING
+    holder.sid = None
+    holder.provider_status = None
+    holder.sent_at = None
+    holder.outcome_unknown_since = holder.created_at  # its first attempt may be long before its last
+    holder.next_attempt_at = now
+    db.session.flush()
 
 
 def backoff(attempts: int) -> timedelta:

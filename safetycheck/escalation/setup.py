@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from safetycheck import ops
 from safetycheck.accounts.models import User
-from safetycheck.escalation import gateways, policy, scheduler, simulate
+from safetycheck.escalation import delivery_health, gateways, policy, scheduler, simulate
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage, SweepHeartbeat
 from safetycheck.extensions import db
@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
         raise ConfigError(str(exc)) from exc
     ops.add_readiness_check(app, "sweep", _sweep_check)
     ops.add_metrics_source(app, _metrics)
+    delivery_health.init_app(app)
     app.cli.add_command(scheduler.worker_command)
     app.cli.add_command(scheduler.sweep_command)
     app.cli.add_command(simulate.simulate_sms)

@@ -245,6 +245,8 @@ def drain_outbox(esc: Escalation, report: SweepReport) -> None:
                 log.exception("could not record the attempt for text %s", message.id)
                 report.errors.append(f"outbox: recording text {message.id}: {type(exc).__name__}")
                 continue
+            if recorded is None:
+                continue  # reclaimed meanwhile, or a reconcile that must look again: nothing done
             if result.error is None:
                 report.sent += 1
             else:
