@@ -136,3 +136,33 @@ def paginate(query: sa.Select[Any], *, page: int, per_page: int) -> dict[str, An
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
     items = list(db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
     return {"items": items, "page": page, "per_page": per_page, "total": total or 0}
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true or false: "yes", 1 or "false" in a safety record is a client bug, not an answer."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        raise self.make_error("invalid", input=value)
+
+
+def text_field(max_length: int, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+class StrippedSchema(StrictSchema):
+    """Strips free text and refuses text that is only blanks, naming the field."""
+
+    _required_text: tuple[str, ...] = ()
+
+    @ma.post_load
+    def _strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        for name, value in list(data.items()):
+            if type(value) is str:  # not the StrEnum members that enum fields load
+                data[name] = value.strip()
+                if not data[name] and name in self._required_text:
+                    raise ma.ValidationError({name: ["Must not be blank."]})
+                if not data[name]:
+                    data[name] = None
+        return data

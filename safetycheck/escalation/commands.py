@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 
@@ -71,7 +70,7 @@ def handle_inbound(
     now: datetime,
     max_extend: int,
     max_visit_total: int,
-    tz: ZoneInfo,
+    tz: tzinfo,
 ) -> Reply:
     """Act on one inbound text exactly once and say what to reply; the caller commits."""
     seen = db.session.scalar(sa.select(InboundSms).where(InboundSms.message_sid == message_sid))
@@ -107,7 +106,7 @@ def handle_inbound(
 
 
 def _act(
-    user: User, command: Command, *, now: datetime, max_extend: int, max_visit_total: int, tz: ZoneInfo
+    user: User, command: Command, *, now: datetime, max_extend: int, max_visit_total: int, tz: tzinfo
 ) -> tuple[str, str | None]:
     if command.name == "ack":
         return _ack(user, command.code, now=now, tz=tz)
@@ -161,7 +160,7 @@ def _act(
     )
 
 
-def _ack(user: User, code: str | None, *, now: datetime, tz: ZoneInfo) -> tuple[str, str]:
+def _ack(user: User, code: str | None, *, now: datetime, tz: tzinfo) -> tuple[str, str]:
     if code is None:
         candidates = _open_alarms_for(user)
         if not candidates:

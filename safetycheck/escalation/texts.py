@@ -6,15 +6,14 @@ with `Reply ACK <code> to take charge` (the contract). Texts to the worker never
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from safetycheck.escalation.enums import AlarmKind
 
 ACK_SUFFIX = "Reply ACK {code} to take charge"
 
 
-def local_time(moment: datetime, tz: ZoneInfo) -> str:
+def local_time(moment: datetime, tz: tzinfo) -> str:
     """`14:05 GMT`: managers read local time, with the zone to avoid doubt around clock changes."""
     local = moment.astimezone(tz)
     return local.strftime("%H:%M %Z")
@@ -24,7 +23,7 @@ def maps_link(lat: float, lon: float) -> str:
     return f"https://maps.google.com/?q={lat:.5f},{lon:.5f}"
 
 
-def location_phrase(lat: float | None, lon: float | None, at: datetime | None, tz: ZoneInfo) -> str:
+def location_phrase(lat: float | None, lon: float | None, at: datetime | None, tz: tzinfo) -> str:
     if lat is None or lon is None:
         return "Last location: not shared."
     when = f" ({local_time(at, tz)})" if at else ""
@@ -43,7 +42,7 @@ def escalation(
     location: str,
     message: str | None,
     repeat: int,
-    tz: ZoneInfo,
+    tz: tzinfo,
 ) -> str:
     """A ladder step's text to a manager or on-call contact."""
     where = f"at {address}" if address else "(no visit in progress)"
@@ -81,7 +80,7 @@ def overdue_to_practitioner(
     address: str,
     due_at: datetime,
     managers_at: datetime | None,
-    tz: ZoneInfo,
+    tz: tzinfo,
     managers_alerted: bool = False,
 ) -> str:
     then = f" Your managers are alerted at {local_time(managers_at, tz)}." if managers_at else ""
@@ -93,7 +92,7 @@ def overdue_to_practitioner(
     )
 
 
-def reminder(*, address: str, due_at: datetime, tz: ZoneInfo) -> str:
+def reminder(*, address: str, due_at: datetime, tz: tzinfo) -> str:
     return (
         f"SafetyCheck: your visit at {_short(address)} is due to end at {local_time(due_at, tz)}. "
         "Reply OK when you leave, or EXT 15 to extend by 15 minutes."

@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from safetycheck.api.common import BoundedInteger, Id, StrictSchema
-from safetycheck.api.incidents.schemas import StrictBoolean, StrippedSchema, text_field
+from safetycheck.api.common import BoundedInteger, Id, StrictBoolean, StrictSchema, StrippedSchema, text_field
 from safetycheck.incidents.enums import (
     ActionStatus,
     DebriefResponse,
