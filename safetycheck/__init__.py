@@ -20,6 +20,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     from safetycheck.engine import setup as engine_setup
     from safetycheck.escalation import setup as escalation_setup
     from safetycheck.extensions import db, migrate
+    from safetycheck.households import setup as households_setup
     from safetycheck.incidents import setup as incidents_setup
     from safetycheck.settings import load_settings
 
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     cli.register(app)
     accounts_setup.init_app(app)
     escalation_setup.init_app(app)
+    households_setup.init_app(app)
     incidents_setup.init_app(app)
     web.init_app(app)  # after the API: its error pages wrap the API's JSON error handlers
     hooks.check_wiring()  # a required event nobody acts on must stop the start, not fail silently
@@ -73,6 +75,7 @@ def _import_models() -> None:
     import safetycheck.engine.models
     import safetycheck.escalation.models
     import safetycheck.escalation.sweep_parts
+    import safetycheck.households.models
     import safetycheck.incidents.jobs
     import safetycheck.incidents.models
     import safetycheck.timeline.models

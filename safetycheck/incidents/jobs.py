@@ -19,10 +19,12 @@ from safetycheck.engine.parts import sweep_part
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
-from safetycheck.incidents import markers as marker_service
+from safetycheck.households import markers as marker_service
+from safetycheck.households.enums import MarkerStatus
+from safetycheck.households.models import Marker
 from safetycheck.incidents import notify, procedure, riddor_track, support, workflow
-from safetycheck.incidents.enums import ActionStatus, IncidentStatus, MarkerStatus
-from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor, IncidentSupport, Marker
+from safetycheck.incidents.enums import ActionStatus, IncidentStatus
+from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor, IncidentSupport
 
 T = TypeVar("T")
 

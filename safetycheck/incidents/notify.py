@@ -14,9 +14,10 @@ from safetycheck.accounts.models import User
 from safetycheck.escalation import outbox
 from safetycheck.escalation.enums import MessagePurpose
 from safetycheck.extensions import db
-from safetycheck.incidents.calendar import local_zone
+from safetycheck.households.models import Marker
 from safetycheck.incidents.enums import IncidentCategory
-from safetycheck.incidents.models import Incident, IncidentAction, Marker
+from safetycheck.incidents.models import Incident, IncidentAction
+from safetycheck.localtime import local_zone
 from safetycheck.visits.models import Visit
 
 ACT_IN_APP = "in SafetyCheck (app or web)"

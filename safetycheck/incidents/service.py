@@ -22,8 +22,9 @@ from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmKind
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
-from safetycheck.incidents import households, notify, reach, riddor_track, support, workflow
-from safetycheck.incidents import markers as marker_service
+from safetycheck.households import markers as marker_service
+from safetycheck.households import matching as households
+from safetycheck.incidents import notify, reach, riddor_track, support, workflow
 from safetycheck.incidents.enums import IncidentCategory, IncidentStatus, NearMissKind
 from safetycheck.incidents.models import Incident
 from safetycheck.timeline import service as timeline

@@ -7,7 +7,7 @@ from flask import Flask
 
 from safetycheck.escalation import events as escalation_events
 from safetycheck.extensions import db
-from safetycheck.incidents import checkin_guard, procedure, service
+from safetycheck.incidents import procedure, service
 from safetycheck.incidents.models import Incident
 
 
@@ -15,7 +15,6 @@ def init_app(app: Flask) -> None:
     escalation_events.incident_alarm_acknowledged.subscribe(_acknowledge_from_alarm)
     escalation_events.alarm_resolved_as_incident.answer_with(_draft_from_alarm)
     escalation_events.incident_address.answer_with(_incident_address)
-    checkin_guard.subscribe()
 
 
 def _acknowledge_from_alarm(event: escalation_events.IncidentAlarmAcknowledged) -> None:

@@ -7,8 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from safetycheck.incidents import calendar, register, workflow
+from safetycheck import localtime as calendar
+from safetycheck.incidents import workflow
 from safetycheck.incidents.enums import IncidentCategory, IncidentStatus, NearMissKind
+from safetycheck.reporting import register
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -33,10 +33,10 @@ from safetycheck.api.incidents.schemas import IncidentDetailSchema
 from safetycheck.api.markers.routes import marker_detail
 from safetycheck.api.markers.schemas import MarkerSchema
 from safetycheck.extensions import db
+from safetycheck.households.enums import MarkerControl
 from safetycheck.incidents import actions as action_service
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents import procedure, reach, support, workflow
-from safetycheck.incidents.enums import IncidentStatus, MarkerControl
+from safetycheck.incidents import marker_proposals, procedure, reach, support, workflow
+from safetycheck.incidents.enums import IncidentStatus
 from safetycheck.incidents.models import Incident
 
 blp = Blueprint(
@@ -196,7 +196,7 @@ def update_action(body: dict[str, Any], incident_id: int, action_id: int) -> Res
 def propose_marker(body: dict[str, Any], incident_id: int) -> Response:
     """Propose a household marker from this incident; a second person must approve it."""
     incident = _locked(incident_id)
-    marker = marker_service.propose(
+    marker = marker_proposals.propose(
         current_user(),
         incident,
         reason=body["reason"],

@@ -8,13 +8,8 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from safetycheck.api.common import BoundedInteger, Id, StrictBoolean, StrictSchema, StrippedSchema, text_field
-from safetycheck.incidents.enums import (
-    ActionStatus,
-    DebriefResponse,
-    Harm,
-    InvestigationLevel,
-    MarkerControl,
-)
+from safetycheck.households.enums import MarkerControl
+from safetycheck.incidents.enums import ActionStatus, DebriefResponse, Harm, InvestigationLevel
 from safetycheck.incidents.support import REFERRALS
 from safetycheck.incidents.workflow import TRANSITION_TARGETS
 

@@ -25,11 +25,12 @@ from safetycheck.api.incidents.schemas import (
     SupportSchema,
 )
 from safetycheck.extensions import db
+from safetycheck.households import markers as marker_service
 from safetycheck.incidents import actions as action_service
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents import reach, register, riddor_track, summary, support, workflow
+from safetycheck.incidents import reach, riddor_track, support, workflow
 from safetycheck.incidents import service as incident_service
 from safetycheck.incidents.models import Incident
+from safetycheck.reporting import register, summary
 
 blp = Blueprint("incidents", __name__, description="Incident reports and the near-miss and violence register")
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from safetycheck import localtime as calendar
 from safetycheck.api.common import (
     BoundedInteger,
     Id,
@@ -19,7 +20,6 @@ from safetycheck.api.common import (
     TimelineEntrySchema,
     text_field,
 )
-from safetycheck.incidents import calendar
 from safetycheck.incidents.enums import (
     DebriefResponse,
     Harm,
@@ -29,8 +29,8 @@ from safetycheck.incidents.enums import (
     NearMissKind,
     RiddorState,
 )
-from safetycheck.incidents.register import RIDDOR_FILTERS, SORT_CHOICES
 from safetycheck.incidents.risk import risk_band
+from safetycheck.reporting.register import RIDDOR_FILTERS, SORT_CHOICES
 
 
 class DayOrTime(fields.Field[datetime]):

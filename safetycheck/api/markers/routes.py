@@ -21,10 +21,12 @@ from safetycheck.api.markers.schemas import (
     MarkerWithdrawSchema,
 )
 from safetycheck.extensions import db
-from safetycheck.incidents import households, reach
-from safetycheck.incidents import markers as marker_service
+from safetycheck.households import markers as marker_service
+from safetycheck.households import matching as households
+from safetycheck.households.models import Marker, VisitHousehold
+from safetycheck.incidents import marker_proposals, reach
 from safetycheck.incidents.enums import IncidentStatus
-from safetycheck.incidents.models import Incident, Marker, VisitHousehold
+from safetycheck.incidents.models import Incident
 
 blp = Blueprint("markers", __name__, description="Household warning markers and households")
 
@@ -117,7 +119,7 @@ def withdraw(body: dict[str, Any], marker_id: int) -> Response:
 def renew(body: dict[str, Any], marker_id: int) -> Response:
     """Extend a marker's review date (at most 12 months ahead), justified by a new incident there."""
     marker = marker_service.get_marker(current_user(), marker_id, for_update=True)
-    marker_service.renew(
+    marker_proposals.renew(
         current_user(),
         marker,
         incident_id=body["incident_id"],

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from safetycheck.api.common import Id, PageArgsSchema, PageSchema, StrippedSchema, text_field
-from safetycheck.incidents.enums import MarkerStatus
+from safetycheck.households.enums import MarkerStatus
 
 
 class MarkerQueryArgsSchema(PageArgsSchema):

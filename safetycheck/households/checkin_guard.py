@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from safetycheck.incidents import households
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents.enums import MarkerControl
+from safetycheck.households import markers as marker_service
+from safetycheck.households import matching as households
+from safetycheck.households.enums import MarkerControl
 from safetycheck.visits import events as visit_events
 from safetycheck.visits.events import CheckInAccepted, CheckInAssessment, CheckInRequest
 
