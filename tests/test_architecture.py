@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
         "ops",
         "hooks",
         "localtime",
+        "wording",
         "engine",
     },
     {"accounts"},

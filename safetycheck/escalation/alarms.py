@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from safetycheck import wording as texts
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
-from safetycheck.escalation import events, outbox, texts
+from safetycheck.escalation import events, outbox
 from safetycheck.escalation.enums import (
     REACHED_STATUSES,
     AlarmKind,

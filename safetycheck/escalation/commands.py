@@ -13,12 +13,13 @@ from datetime import datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 
+from safetycheck import wording as texts
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import DomainError
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import panic, texts
+from safetycheck.escalation import panic
 from safetycheck.escalation.enums import AlarmStatus
 from safetycheck.escalation.models import Alarm, AlarmRecipient, InboundSms
 from safetycheck.extensions import db

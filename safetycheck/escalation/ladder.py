@@ -11,8 +11,9 @@ from datetime import datetime, tzinfo
 
 import sqlalchemy as sa
 
+from safetycheck import wording as texts
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import events, outbox, policy, recipients, texts
+from safetycheck.escalation import events, outbox, policy, recipients
 from safetycheck.escalation.enums import LIVE_STATUSES, AlarmKind, AlarmStatus, MessagePurpose, RecipientGroup
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db

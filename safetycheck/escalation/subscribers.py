@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from safetycheck import wording as texts
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import context, ladder, outbox, texts
+from safetycheck.escalation import context, ladder, outbox
 from safetycheck.escalation.enums import AlarmKind, AlarmOutcome, MessagePurpose
 from safetycheck.timeline import service as timeline
 from safetycheck.visits import events as visit_events
