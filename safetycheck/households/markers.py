@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -23,6 +23,8 @@ from safetycheck.households.enums import MarkerControl, MarkerStatus
 from safetycheck.households.models import Marker, MarkerEvidence
 from safetycheck.localtime import add_months
 from safetycheck.timeline import service as timeline
+
+SelectT = TypeVar("SelectT", bound=sa.Select[Any])
 
 MAX_REVIEW_MONTHS = 12
 DEFAULT_REVIEW_MONTHS = 6
@@ -83,6 +85,45 @@ def visible_markers(user: User) -> sa.Select[Marker]:
     return query.where(sa.false())
 
 
+class MarkerDetail:
+    """A marker with the ids of the incidents it rests on; reads through to the marker."""
+
+    def __init__(self, marker: Marker, evidence_incident_ids: list[int]) -> None:
+        self.marker = marker
+        self.evidence_incident_ids = evidence_incident_ids
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.marker, name)
+
+
+def marker_detail(marker: Marker) -> MarkerDetail:
+    return MarkerDetail(marker, evidence_ids(marker.id))
+
+
+def find_markers(
+    user: User,
+    *,
+    now: datetime,
+    status: Iterable[MarkerStatus] | None = None,
+    household_id: int | None = None,
+    team_id: int | None = None,
+    review_due: bool | None = None,
+) -> sa.Select[Marker]:
+    """Markers in reach, filtered, in review order; `review_due`: within REVIEW_NOTICE of review."""
+    query = visible_markers(user)
+    if status:
+        query = query.where(Marker.status.in_(list(status)))
+    if household_id is not None:
+        query = query.where(Marker.household_id == household_id)
+    if team_id is not None:
+        query = query.where(Marker.team_id == team_id)
+    if review_due is True:
+        query = due_for_review(query, now=now)
+    elif review_due is False:
+        query = query.where(sa.not_(Marker.id.in_(due_for_review(sa.select(Marker.id), now=now))))
+    return query.order_by(Marker.review_at, Marker.id)
+
+
 def get_marker(user: User, marker_id: int, *, for_update: bool = False) -> Marker:
     query = visible_markers(user).where(Marker.id == marker_id)
     if for_update:
@@ -93,7 +134,7 @@ def get_marker(user: User, marker_id: int, *, for_update: bool = False) -> Marke
     return marker
 
 
-def due_for_review(query: sa.Select[Marker], *, now: datetime) -> sa.Select[Marker]:
+def due_for_review(query: SelectT, *, now: datetime) -> SelectT:
     return query.where(Marker.status == MarkerStatus.ACTIVE, Marker.review_at <= now + REVIEW_NOTICE)
 
 
