@@ -34,10 +34,10 @@ def _flatten_locations(errors: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-class SafetyCheckApi(Api):
+class SafetyCheckApi(Api):  # type: ignore[misc]  # flask-smorest ships no types
     """flask-smorest's Api with an error handler that keeps Werkzeug's headers (Allow on 405)."""
 
-    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:
         code = error.code or 500
         headers: dict[str, str] = {}
         for name, value in error.get_headers():  # Allow, WWW-Authenticate, Retry-After …
