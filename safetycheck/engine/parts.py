@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-# Stages, in the order a sweep runs them; parts of one stage run in registration order.
+# Stages, in the order a sweep runs them; within a stage, parts run by their `order`, then name
+# (never by import order, which differs between a worker, the web process and a test run).
 DEADLINES = 10  # visits: mark overdue, remind
 ESCALATION = 20  # escalation: advance due alarm steps
 PERIODIC = 50  # other domains' periodic work (incidents, accounts)
@@ -32,6 +33,7 @@ class SweepPart:
     name: str
     run: Part
     stage: int
+    order: int = 0
     # Batched parts do at most `batch` items a call: the engine calls again while a call is full,
     # delivering in between, so the first texts of a backlog leave in seconds.
     batch: int | None = None
@@ -47,6 +49,7 @@ def sweep_part(
     name: str,
     *,
     stage: int = PERIODIC,
+    order: int = 0,
     batch: int | None = None,
     delivers: bool = False,
     oldest_due: OldestDue | None = None,
@@ -55,7 +58,13 @@ def sweep_part(
 
     def register(func: Part) -> Part:
         _PARTS[name] = SweepPart(
-            name=name, run=func, stage=stage, batch=batch, delivers=delivers, oldest_due=oldest_due
+            name=name,
+            run=func,
+            stage=stage,
+            order=order,
+            batch=batch,
+            delivers=delivers,
+            oldest_due=oldest_due,
         )
         return func
 
@@ -64,4 +73,4 @@ def sweep_part(
 
 def registered_parts() -> list[SweepPart]:
     """Every part in the order a sweep runs them."""
-    return sorted(_PARTS.values(), key=lambda part: part.stage)  # stable: registration order within
+    return sorted(_PARTS.values(), key=lambda part: (part.stage, part.order, part.name))

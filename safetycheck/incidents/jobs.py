@@ -40,7 +40,7 @@ def _next_round(due_at: datetime, now: datetime) -> datetime:
     return due_at + (_round(due_at, now) + 1) * REMIND_EVERY
 
 
-@sweep_part("incidents.remind_overdue_steps")
+@sweep_part("incidents.remind_overdue_steps", order=1)
 def remind_overdue_steps(session: Any, now: datetime) -> int:
     """Remind owners of overdue procedure steps, actions and support steps; returns texts queued."""
     done = 0
@@ -117,7 +117,7 @@ def _remind_support(row: IncidentSupport, now: datetime) -> int:
     return sent
 
 
-@sweep_part("incidents.expire_markers")
+@sweep_part("incidents.expire_markers", order=2)
 def expire_markers(session: Any, now: datetime) -> int:
     """Markers past their review date stop applying: a marker lives only as long as it is reviewed."""
     due = db.session.scalars(
@@ -133,7 +133,7 @@ def expire_markers(session: Any, now: datetime) -> int:
     return len(due)
 
 
-@sweep_part("incidents.remind_marker_reviews")
+@sweep_part("incidents.remind_marker_reviews", order=3)
 def remind_marker_reviews(session: Any, now: datetime) -> int:
     """Tell a marker's owners once when its review date comes within the notice period."""
     due = db.session.scalars(
@@ -155,7 +155,7 @@ def remind_marker_reviews(session: Any, now: datetime) -> int:
     return sent
 
 
-@sweep_part("incidents.reassess_riddor")
+@sweep_part("incidents.reassess_riddor", order=4)
 def reassess_riddor(session: Any, now: datetime) -> int:
     """A worker still off crosses the over-7-day line at midnight: the case becomes reportable."""
     rows = db.session.scalars(

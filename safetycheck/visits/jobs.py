@@ -28,7 +28,7 @@ def _oldest_overdue(session: Any, now: datetime) -> datetime | None:
     return oldest
 
 
-@sweep_part("visits.mark_overdue", stage=DEADLINES, batch=BATCH, oldest_due=_oldest_overdue)
+@sweep_part("visits.mark_overdue", stage=DEADLINES, order=1, batch=BATCH, oldest_due=_oldest_overdue)
 def mark_overdue_visits(session: Any, now: datetime) -> int:
     """Active visits past due become overdue, each announced (escalation raises its alarm)."""
     visits = session.scalars(
@@ -49,7 +49,7 @@ def mark_overdue_visits(session: Any, now: datetime) -> int:
     return len(visits)
 
 
-@sweep_part("visits.remind", stage=DEADLINES, batch=BATCH)
+@sweep_part("visits.remind", stage=DEADLINES, order=2, batch=BATCH)
 def send_reminders(session: Any, now: datetime) -> int:
     """Remind the worker a few minutes before due, once per due time, so a forgotten check-out is caught."""
     before: timedelta = events.reminder_lead.ask(now)
