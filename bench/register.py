@@ -32,13 +32,14 @@ from safetycheck.accounts.enums import Role
 from safetycheck.clock import FrozenClock
 from safetycheck.db import normalise_database_url
 from safetycheck.extensions import db
+from safetycheck.households.models import Household
 from safetycheck.incidents.enums import (
     PHYSICAL_CATEGORIES,
     IncidentCategory,
     IncidentStatus,
     RiddorState,
 )
-from safetycheck.incidents.models import Household, Incident, IncidentRiddor
+from safetycheck.incidents.models import Incident, IncidentRiddor
 from safetycheck.incidents.riddor import RiddorClass
 from safetycheck.visits.models import Visit
 

@@ -12,13 +12,16 @@ from safetycheck.clock import Clock, SystemClock
 
 def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints, error handlers, CLI; nothing else."""
-    from safetycheck import cli, headers, limits, ops, web
+    from safetycheck import cli, headers, hooks, limits, ops, web
     from safetycheck.accounts import setup as accounts_setup
     from safetycheck.api import register_api
-    from safetycheck.api.errors import register_error_handlers
+    from safetycheck.api.errors import api, register_error_handlers
     from safetycheck.api.openapi import spec_kwargs
+    from safetycheck.engine import setup as engine_setup
     from safetycheck.escalation import setup as escalation_setup
-    from safetycheck.extensions import api, db, migrate
+    from safetycheck.extensions import db, migrate
+    from safetycheck.households import setup as households_setup
+    from safetycheck.incidents import setup as incidents_setup
     from safetycheck.settings import load_settings
 
     # No app-level static folder: the pages serve /static/ themselves, with content hashes.
@@ -58,20 +61,29 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
     cli.register(app)
     accounts_setup.init_app(app)
     escalation_setup.init_app(app)
+    households_setup.init_app(app)
+    incidents_setup.init_app(app)
     web.init_app(app)  # after the API: its error pages wrap the API's JSON error handlers
+    hooks.check_wiring()  # a required event nobody acts on must stop the start, not fail silently
+    engine_setup.init_app(app)  # last: the in-process scheduler may sweep at once
     return app
 
 
 def _import_models() -> None:
-    """Import every model module so that metadata (and Alembic) sees all tables."""
-    import safetycheck.accounts.jobs  # registers the sign-in clean-up with the sweep
+    """Import every model module so that metadata (and Alembic) sees all tables, and every module
+    of sweep parts so that they register with the engine (the stages order them, not this list)."""
+    import safetycheck.accounts.jobs
     import safetycheck.accounts.models
+    import safetycheck.engine.models
     import safetycheck.escalation.models
-    import safetycheck.incidents.jobs  # registers the incident tasks with the sweep
+    import safetycheck.escalation.sweep_parts
+    import safetycheck.households.models
+    import safetycheck.incidents.jobs
     import safetycheck.incidents.models
+    import safetycheck.incidents.retention
     import safetycheck.timeline.models
-    import safetycheck.visits.models
-    import safetycheck.visits.retention  # noqa: F401  registers the retention of visit details
+    import safetycheck.visits.jobs
+    import safetycheck.visits.models  # noqa: F401
 
 
 def _migrations_dir() -> Any:

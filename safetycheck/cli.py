@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 import click
@@ -16,8 +17,9 @@ from safetycheck.errors import DomainError
 from safetycheck.extensions import db
 
 
-def _now():
-    return current_app.extensions["safetycheck.clock"].now()
+def _now() -> datetime:
+    now: datetime = current_app.extensions["safetycheck.clock"].now()
+    return now
 
 
 # with_appcontext: the `flask` command pushes a context itself, but `app.cli` (what tests and

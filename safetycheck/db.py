@@ -22,7 +22,7 @@ class BindHonouringSession(FlaskSession):
     production, where no bind is set.
     """
 
-    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any):  # type: ignore[override]
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any) -> Any:
         if self.bind is not None:
             return self.bind
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
@@ -115,7 +115,8 @@ def configure_sqlite(engine: Engine) -> None:
 
 def is_postgres(engine_or_session: Any) -> bool:
     bind = engine_or_session.get_bind() if hasattr(engine_or_session, "get_bind") else engine_or_session
-    return bind.dialect.name == "postgresql"
+    name: str = bind.dialect.name
+    return name == "postgresql"
 
 
 def unique_violation(error: sa.exc.IntegrityError) -> tuple[str, ...] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class DomainError(Exception):
@@ -10,7 +11,9 @@ class DomainError(Exception):
 
     http_status = 400
 
-    def __init__(self, message: str, errors: Mapping[str, Sequence[str] | Mapping] | None = None) -> None:
+    def __init__(
+        self, message: str, errors: Mapping[str, Sequence[str] | Mapping[str, Any]] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.errors = dict(errors or {})

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
-from safetycheck.api.errors import SafetyCheckApi
 from safetycheck.db import Base, BindHonouringSession
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": BindHonouringSession})
@@ -23,6 +22,4 @@ if TYPE_CHECKING:
 else:
     Model = db.Model
 migrate = Migrate(compare_type=True, render_as_batch=True)
-# Our Api subclass: its error handler keeps Werkzeug's headers and always answers the one error
-# shape with `message` and flat, field-named `errors` (the stock handler does neither).
-api = SafetyCheckApi()
+# The flask-smorest Api object is the HTTP edge's: `safetycheck.api.errors.api`.

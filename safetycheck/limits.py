@@ -88,7 +88,8 @@ def init_app(app: Flask) -> None:
 
 
 def limiter_for(app: Flask) -> Limiter:
-    return app.extensions["safetycheck.limiter"]
+    limiter: Limiter = app.extensions["safetycheck.limiter"]
+    return limiter
 
 
 def remote_address() -> str:

@@ -56,7 +56,8 @@ def add_metrics_source(app: Flask, source: MetricsSource) -> None:
 
 
 def registry(app: Flask) -> CollectorRegistry:
-    return app.extensions["safetycheck.metrics_registry"]
+    found: CollectorRegistry = app.extensions["safetycheck.metrics_registry"]
+    return found
 
 
 def readiness(app: Flask) -> Readiness:

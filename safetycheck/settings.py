@@ -24,6 +24,8 @@ import phonenumbers
 from flask import Flask
 
 from safetycheck.db import normalise_database_url
+from safetycheck.headers import parse_origins
+from safetycheck.limits import LIMITS, LimitConfigError, parse_limit
 from safetycheck.paths import DEFAULT_POLICY_PATH, DEFAULT_SETTINGS_PATH
 
 SMS_BACKENDS = ("console", "twilio")
@@ -249,7 +251,6 @@ def _validate(app: Flask) -> None:
 
 def _validate_limits(cfg: Any) -> None:
     """The abuse limits' switch, their storage and every rate (safetycheck/limits.py)."""
-    from safetycheck.limits import LIMITS, LimitConfigError, parse_limit
 
     cfg["RATELIMIT_ENABLED"] = _as_bool("RATELIMIT_ENABLED", cfg.get("RATELIMIT_ENABLED"))
     redis_url = str(cfg.get("REDIS_URL") or "")
@@ -265,7 +266,6 @@ def _validate_limits(cfg: Any) -> None:
 
 def _validate_cors(cfg: Any) -> None:
     """Allowed origins must be exact origins: a path or a wildcard would not match what browsers send."""
-    from safetycheck.headers import parse_origins
 
     origins = parse_origins(cfg.get("CORS_ALLOWED_ORIGINS"))
     for origin in origins:

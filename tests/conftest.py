@@ -255,7 +255,7 @@ def fake_twilio(app: Flask, clock: FrozenClock) -> Iterator[Any]:
 @pytest.fixture
 def sweep(app: Flask, clock: FrozenClock):
     """`sweep()` runs one full sweep at the clock's current time and returns its report."""
-    from safetycheck.escalation.sweep import run_sweep
+    from safetycheck.engine.sweep import run_sweep
 
     def run() -> Any:
         report = run_sweep(app)

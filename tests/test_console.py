@@ -70,7 +70,7 @@ def test_db_upgrade_then_sweep_on_a_fresh_database(safetycheck) -> None:
 
     swept = safetycheck("sweep")
     assert swept.exit_code == 0, swept.output
-    assert swept.output.startswith("overdue=0 reminders=0 steps=0 sent=0 failed=0")
+    assert swept.output.startswith("visits.mark_overdue=0 visits.remind=0 escalation.advance_steps=0 ")
 
     demo = safetycheck("demo")
     assert demo.exit_code == 0, demo.output

@@ -154,7 +154,7 @@ def test_the_installed_wheel_migrates_sweeps_and_is_ready(scratch: Path, tmp_pat
     assert f"instance folder:   {scratch / 'var' / 'safetycheck-instance'}" in where
 
     swept = run([command, "sweep"], cwd=work, env=env)
-    assert swept.startswith("overdue=0 reminders=0 steps=0 sent=0 failed=0 tasks=")
+    assert swept.startswith("visits.mark_overdue=0 visits.remind=0 escalation.advance_steps=0 ")
     assert "errors=none" in swept
 
     ready = json.loads(run([scratch / "bin" / "python", "-c", READYZ], cwd=work, env=env))

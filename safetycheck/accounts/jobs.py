@@ -4,20 +4,21 @@ attacker trying random addresses adds a row per address)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from safetycheck.accounts.models import SigninThrottle, WebSession
 from safetycheck.accounts.signin import SigninRules
+from safetycheck.engine.parts import sweep_part
 from safetycheck.extensions import db
-from safetycheck.jobs import sweep_task
 
 # Kept a while after they end, so an admin can still tell when someone last used the pages.
 ENDED_SESSION_RETENTION = timedelta(days=30)
 
 
-@sweep_task("accounts.purge_signin_records")
-def purge_signin_records(now: datetime) -> int:
+@sweep_part("accounts.purge_signin_records")
+def purge_signin_records(session: Any, now: datetime) -> int:
     """Forget failure counts no lock depends on any more, and long-ended browser sessions."""
     forgotten = db.session.execute(
         sa.delete(SigninThrottle).where(

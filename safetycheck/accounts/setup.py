@@ -28,8 +28,10 @@ def init_app(app: Flask) -> None:
 
 
 def signin_rules(app: Flask) -> SigninRules:
-    return app.extensions["safetycheck.signin_rules"]
+    rules: SigninRules = app.extensions["safetycheck.signin_rules"]
+    return rules
 
 
 def session_rules(app: Flask) -> SessionRules:
-    return app.extensions["safetycheck.session_rules"]
+    rules: SessionRules = app.extensions["safetycheck.session_rules"]
+    return rules

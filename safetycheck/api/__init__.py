@@ -12,6 +12,7 @@ def register_api(app: Flask) -> None:
     """Register every blueprint with the app and the OpenAPI document."""
     from safetycheck.api.accounts.routes import blp as accounts_blp
     from safetycheck.api.alarms.routes import blp as alarms_blp
+    from safetycheck.api.errors import api
     from safetycheck.api.incidents.procedure_routes import blp as incident_procedure_blp
     from safetycheck.api.incidents.routes import blp as incidents_blp
     from safetycheck.api.markers.routes import blp as markers_blp
@@ -19,7 +20,6 @@ def register_api(app: Flask) -> None:
     from safetycheck.api.ops import blp as ops_blp
     from safetycheck.api.twilio import blp as twilio_blp
     from safetycheck.api.visits.routes import blp as visits_blp
-    from safetycheck.extensions import api
 
     register_converters(app)
     for blp in (accounts_blp, visits_blp, alarms_blp, incidents_blp, incident_procedure_blp, markers_blp):

@@ -22,7 +22,8 @@ BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def clock() -> Clock:
-    return current_app.extensions["safetycheck.clock"]
+    found: Clock = current_app.extensions["safetycheck.clock"]
+    return found
 
 
 def now() -> datetime:
@@ -30,11 +31,13 @@ def now() -> datetime:
 
 
 def current_user() -> User:
-    return g.current_user
+    user: User = g.current_user
+    return user
 
 
 def current_token() -> ApiToken:
-    return g.current_token
+    token: ApiToken = g.current_token
+    return token
 
 
 def _unauthorised(message: str) -> None:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from safetycheck.db import unique_violation
 from safetycheck.errors import DomainError
+from safetycheck.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,10 @@ def _flatten_locations(errors: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-class SafetyCheckApi(Api):
+class SafetyCheckApi(Api):  # type: ignore[misc]  # flask-smorest ships no types
     """flask-smorest's Api with an error handler that keeps Werkzeug's headers (Allow on 405)."""
 
-    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:
         code = error.code or 500
         headers: dict[str, str] = {}
         for name, value in error.get_headers():  # Allow, WWW-Authenticate, Retry-After …
@@ -55,6 +56,11 @@ class SafetyCheckApi(Api):
         return error_body(code, error.name, message, errors), code, headers
 
 
+# The one Api object. Our subclass: its error handler keeps Werkzeug's headers and always answers
+# the one error shape with `message` and flat, field-named `errors` (the stock handler does neither).
+api = SafetyCheckApi()
+
+
 def register_error_handlers(app: Flask) -> None:
     """Domain errors, unique keys taken concurrently and unexpected failures become the JSON shape."""
     app.register_error_handler(DomainError, json_domain_error)
@@ -63,7 +69,6 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def json_domain_error(error: DomainError) -> tuple[Response, int]:
-    from safetycheck.extensions import db
 
     db.session.rollback()  # bad input changes nothing
     status = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
@@ -83,7 +88,6 @@ def json_integrity_error(error: sa.exc.IntegrityError) -> tuple[Response, int]:
     """
     if unique_violation(error) is None:
         return json_unexpected_error(error)
-    from safetycheck.extensions import db
 
     log.warning("unique key taken by a concurrent request: %s", error.orig)
     db.session.rollback()
@@ -94,7 +98,6 @@ def json_integrity_error(error: sa.exc.IntegrityError) -> tuple[Response, int]:
 
 
 def json_unexpected_error(error: Exception) -> tuple[Response, int]:
-    from safetycheck.extensions import db
 
     log.exception("unhandled error")
     db.session.rollback()

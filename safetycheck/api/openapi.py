@@ -57,7 +57,9 @@ class ErrorResponsesPlugin(BasePlugin):
         super().init_spec(spec)
         self.spec = spec
 
-    def operation_helper(self, path: str | None = None, operations: dict | None = None, **_: Any) -> None:
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **_: Any
+    ) -> None:
         has_path_id = "{" in (path or "")
         for method, operation in (operations or {}).items():
             if method not in MUTATING | {"get"}:
@@ -66,7 +68,7 @@ class ErrorResponsesPlugin(BasePlugin):
             declared = {str(code) for code in responses}
 
             def declare(
-                code: int, name: str, *, declared: set[str] = declared, responses: dict = responses
+                code: int, name: str, *, declared: set[str] = declared, responses: dict[str, Any] = responses
             ) -> None:
                 if str(code) not in declared:
                     responses[str(code)] = name
@@ -112,7 +114,7 @@ class SchemaNotesPlugin(BasePlugin):
             if isinstance(plugin, MarshmallowPlugin):
                 plugin.converter.add_attribute_function(_only_null_or_the_object)  # type: ignore[union-attr]
 
-    def schema_helper(self, name: str, definition: dict, **kwargs: Any) -> dict[str, Any] | None:
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
         return dict(getattr(kwargs.get("schema"), "openapi_extra", None) or {}) or None
 
 

@@ -8,17 +8,17 @@ nothing. Answers are TwiML.
 from __future__ import annotations
 
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.request_validator import RequestValidator
 
-from safetycheck import limits
+from safetycheck import limits, localtime
 from safetycheck.accounts.phones import normalise_phone
 from safetycheck.api.auth import now
 from safetycheck.errors import ValidationFailed
 from safetycheck.escalation import commands
-from safetycheck.escalation.sweep import apply_delivery_status, escalation_for
+from safetycheck.escalation.context import escalation_for
+from safetycheck.escalation.sweep_parts import apply_delivery_status
 from safetycheck.extensions import db
 
 blp = Blueprint("twilio", __name__, url_prefix="/twilio")
@@ -72,7 +72,7 @@ def inbound_sms() -> Response:
         now=now(),
         max_extend=current_app.config["MAX_EXTEND_MINUTES"],
         max_visit_total=current_app.config["MAX_VISIT_TOTAL_MINUTES"],
-        tz=ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]),
+        tz=localtime.zone(),
         may_start_ladder=limits.panic_ladder_allowed,
     )
     db.session.commit()

@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from safetycheck import wording as texts
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
-from safetycheck.escalation import outbox, texts
+from safetycheck.escalation import events, outbox
 from safetycheck.escalation.enums import (
     REACHED_STATUSES,
     AlarmKind,
@@ -29,7 +30,7 @@ from safetycheck.escalation.enums import (
 from safetycheck.escalation.models import Alarm, AlarmRecipient, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.timeline import service as timeline
-from safetycheck.visits.enums import VisitStatus
+from safetycheck.visits import service as visit_service
 from safetycheck.visits.models import Visit
 
 # Letters and digits that cannot be mistaken for each other when read off a small screen.
@@ -216,9 +217,9 @@ def acknowledge(alarm: Alarm, *, actor: User, now: datetime, via: str) -> Acknow
     )
     if alarm.kind == AlarmKind.INCIDENT:
         # Taking charge of the chasing alarm (ACK by text) is acknowledging the incident itself.
-        from safetycheck.incidents import procedure  # incidents builds on alarms
-
-        procedure.acknowledge_from_alarm(alarm.id, now=now)
+        events.incident_alarm_acknowledged.announce(
+            events.IncidentAlarmAcknowledged(alarm_id=alarm.id, now=now)
+        )
     db.session.flush()
     return Acknowledgement(alarm=alarm, first=True)
 
@@ -245,7 +246,7 @@ def resolve(alarm: Alarm, *, actor: User, now: datetime, outcome: AlarmOutcome, 
         alarm.acknowledged_via = "api"
     _close(alarm, now=now, outcome=outcome, actor_id=actor.id, notes=notes)
     if alarm.kind == AlarmKind.OVERDUE and alarm.visit_id is not None:
-        _close_visit_by_manager(alarm.visit_id, actor_id=actor.id, now=now)
+        visit_service.close_by_manager(alarm.visit_id, actor_id=actor.id, now=now)
     reason = f"resolved by {actor.name} ({outcome.value.replace('_', ' ')})."
     body = texts.stand_down(code=alarm.code, practitioner_name=alarm.practitioner.name, reason=reason)
     _tell_recipients(
@@ -379,21 +380,11 @@ def _active_alarms_for_visit(visit_id: int, kind: AlarmKind) -> list[Alarm]:
     )
 
 
-def _close_visit_by_manager(visit_id: int, *, actor_id: int, now: datetime) -> None:
-    visit = db.session.get(Visit, visit_id, with_for_update={"of": Visit})
-    if visit is not None and visit.is_current:
-        visit.status = VisitStatus.COMPLETED
-        visit.checked_out_at = now
-        visit.last_lat = visit.last_lon = visit.last_accuracy_m = None
-        timeline.record("visit", visit.id, "closed_by_manager", at=now, actor_id=actor_id)
-
-
 def _open_draft_incident(alarm: Alarm, *, actor_id: int, now: datetime) -> None:
     """Open the draft report and link it both ways, so the alarm leads to its incident."""
-    from safetycheck.incidents import service as incident_service  # incidents builds on alarms
-
-    draft = incident_service.draft_from_alarm(alarm.id, actor_id=actor_id, now=now)
-    alarm.incident_id = draft.id
+    alarm.incident_id = events.alarm_resolved_as_incident.ask(
+        events.AlarmResolvedAsIncident(alarm=alarm, actor_id=actor_id, now=now)
+    )
 
 
 def _lock(alarm_id: int) -> Alarm:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 
+from safetycheck import wording as texts
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import DomainError
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import panic, texts
+from safetycheck.escalation import panic
 from safetycheck.escalation.enums import AlarmStatus
 from safetycheck.escalation.models import Alarm, AlarmRecipient, InboundSms
 from safetycheck.extensions import db
@@ -72,7 +72,7 @@ def handle_inbound(
     now: datetime,
     max_extend: int,
     max_visit_total: int,
-    tz: ZoneInfo,
+    tz: tzinfo,
     may_start_ladder: Callable[[int], bool] | None = None,
 ) -> Reply:
     """Act on one inbound text exactly once and say what to reply; the caller commits.
@@ -124,7 +124,7 @@ def _act(
     now: datetime,
     max_extend: int,
     max_visit_total: int,
-    tz: ZoneInfo,
+    tz: tzinfo,
     may_start_ladder: Callable[[int], bool] | None,
 ) -> tuple[str, str | None]:
     if command.name == "ack":
@@ -179,7 +179,7 @@ def _act(
     )
 
 
-def _ack(user: User, code: str | None, *, now: datetime, tz: ZoneInfo) -> tuple[str, str]:
+def _ack(user: User, code: str | None, *, now: datetime, tz: tzinfo) -> tuple[str, str]:
     if code is None:
         candidates = _open_alarms_for(user)
         if not candidates:

@@ -209,7 +209,7 @@ def _is_twilio_host(host: str) -> bool:
     return host == "twilio.com" or host.endswith(".twilio.com")
 
 
-class TwilioBaseUrlHttpClient(TwilioHttpClient):
+class TwilioBaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the twilio SDK ships no types
     """Send the SDK's requests to `base_url` with a hard timeout.
 
     twilio-python hard-codes `https://*.twilio.com` hosts and waits forever by default; tests

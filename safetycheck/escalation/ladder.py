@@ -7,13 +7,13 @@ transaction that also writes the texts to the outbox, so a step is decided exact
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 import sqlalchemy as sa
 
+from safetycheck import wording as texts
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import outbox, policy, recipients, texts
+from safetycheck.escalation import events, outbox, policy, recipients
 from safetycheck.escalation.enums import LIVE_STATUSES, AlarmKind, AlarmStatus, MessagePurpose, RecipientGroup
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
@@ -24,7 +24,7 @@ from safetycheck.visits.models import Visit
 log = logging.getLogger(__name__)
 
 
-def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: ZoneInfo) -> int:
+def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: tzinfo) -> int:
     """Take the ladder execution(s) due for this alarm; returns how many texts were queued."""
     if alarm.status != AlarmStatus.OPEN:
         alarm.next_step_at = None
@@ -135,9 +135,7 @@ def _has_further_step(ladder: policy.Ladder, executed: int) -> bool:
 
 def _incident_address(incident_id: int) -> str | None:
     """Where the chased incident happened, as reported (it may be away from any visit)."""
-    from safetycheck.incidents.models import Incident  # incidents builds on alarms
-
-    return db.session.scalar(sa.select(Incident.address).where(Incident.id == incident_id))
+    return events.incident_address.ask(incident_id)
 
 
 def _body(
@@ -146,7 +144,7 @@ def _body(
     person_id: int,
     step: policy.Advance,
     ladder: policy.Ladder,
-    tz: ZoneInfo,
+    tz: tzinfo,
 ) -> str:
     if person_id == alarm.practitioner_id:
         managers_at = None

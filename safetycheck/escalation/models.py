@@ -1,4 +1,4 @@
-"""Alarms, the SMS outbox, inbound texts and the sweep's heartbeat."""
+"""Alarms, the SMS outbox and inbound texts."""
 
 from __future__ import annotations
 
@@ -118,15 +118,3 @@ class InboundSms(Model):
     command: Mapped[str | None] = mapped_column(sa.String(20))
     result: Mapped[str | None] = mapped_column(sa.String(300))
     reply: Mapped[str | None] = mapped_column(sa.String(1600))
-
-
-class SweepHeartbeat(Model):
-    """The last sweep of each process; /readyz reads the newest from the database."""
-
-    __tablename__ = "sweep_heartbeats"
-
-    instance: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
-    started_at: Mapped[datetime]
-    completed_at: Mapped[datetime | None]
-    duration_ms: Mapped[float | None]
-    error: Mapped[str | None] = mapped_column(sa.String(300))

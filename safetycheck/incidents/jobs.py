@@ -15,14 +15,16 @@ import sqlalchemy as sa
 
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.models import User
+from safetycheck.engine.parts import sweep_part
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
-from safetycheck.incidents import markers as marker_service
+from safetycheck.households import markers as marker_service
+from safetycheck.households.enums import MarkerStatus
+from safetycheck.households.models import Marker
 from safetycheck.incidents import notify, procedure, riddor_track, support, workflow
-from safetycheck.incidents.enums import ActionStatus, IncidentStatus, MarkerStatus
-from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor, IncidentSupport, Marker
-from safetycheck.jobs import sweep_task
+from safetycheck.incidents.enums import ActionStatus, IncidentStatus
+from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor, IncidentSupport
 
 T = TypeVar("T")
 
@@ -38,8 +40,8 @@ def _next_round(due_at: datetime, now: datetime) -> datetime:
     return due_at + (_round(due_at, now) + 1) * REMIND_EVERY
 
 
-@sweep_task("incidents.remind_overdue_steps")
-def remind_overdue_steps(now: datetime) -> int:
+@sweep_part("incidents.remind_overdue_steps", order=1)
+def remind_overdue_steps(session: Any, now: datetime) -> int:
     """Remind owners of overdue procedure steps, actions and support steps; returns texts queued."""
     done = 0
     for incident in _claim_due(Incident, Incident.next_reminder_at, Incident.id, now):
@@ -115,8 +117,8 @@ def _remind_support(row: IncidentSupport, now: datetime) -> int:
     return sent
 
 
-@sweep_task("incidents.expire_markers")
-def expire_markers(now: datetime) -> int:
+@sweep_part("incidents.expire_markers", order=2)
+def expire_markers(session: Any, now: datetime) -> int:
     """Markers past their review date stop applying: a marker lives only as long as it is reviewed."""
     due = db.session.scalars(
         sa.select(Marker)
@@ -131,8 +133,8 @@ def expire_markers(now: datetime) -> int:
     return len(due)
 
 
-@sweep_task("incidents.remind_marker_reviews")
-def remind_marker_reviews(now: datetime) -> int:
+@sweep_part("incidents.remind_marker_reviews", order=3)
+def remind_marker_reviews(session: Any, now: datetime) -> int:
     """Tell a marker's owners once when its review date comes within the notice period."""
     due = db.session.scalars(
         marker_service.due_for_review(sa.select(Marker), now=now)
@@ -153,8 +155,8 @@ def remind_marker_reviews(now: datetime) -> int:
     return sent
 
 
-@sweep_task("incidents.reassess_riddor")
-def reassess_riddor(now: datetime) -> int:
+@sweep_part("incidents.reassess_riddor", order=4)
+def reassess_riddor(session: Any, now: datetime) -> int:
     """A worker still off crosses the over-7-day line at midnight: the case becomes reportable."""
     rows = db.session.scalars(
         sa.select(IncidentRiddor)

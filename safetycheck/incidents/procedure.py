@@ -18,16 +18,11 @@ from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmKind
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents import notify, reach, riddor_track, workflow
-from safetycheck.incidents.enums import (
-    PHYSICAL_CATEGORIES,
-    Harm,
-    IncidentStatus,
-    InvestigationLevel,
-    MarkerControl,
-)
-from safetycheck.incidents.models import Incident, Marker
+from safetycheck.households.enums import MarkerControl
+from safetycheck.households.models import Marker
+from safetycheck.incidents import marker_proposals, notify, reach, riddor_track, workflow
+from safetycheck.incidents.enums import PHYSICAL_CATEGORIES, Harm, IncidentStatus, InvestigationLevel
+from safetycheck.incidents.models import Incident
 from safetycheck.incidents.risk import risk_band, risk_score
 from safetycheck.timeline import service as timeline
 
@@ -115,7 +110,7 @@ def triage(
     )
     if marker is None:
         return None
-    return marker_service.propose(
+    return marker_proposals.propose(
         actor,
         incident,
         reason=marker["reason"],

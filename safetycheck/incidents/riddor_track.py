@@ -12,10 +12,10 @@ from typing import Any
 from safetycheck.errors import Conflict, ValidationFailed
 from safetycheck.extensions import db
 from safetycheck.incidents import riddor
-from safetycheck.incidents.calendar import local_date, start_of_local_day
 from safetycheck.incidents.enums import PHYSICAL_CATEGORIES, RiddorState
 from safetycheck.incidents.models import Incident, IncidentRiddor
 from safetycheck.incidents.riddor import RiddorClass
+from safetycheck.localtime import local_date, start_of_local_day
 from safetycheck.timeline import service as timeline
 
 _INPUTS = ("physical", "specified_injury", "death", "incapacitated", "first_day_back")

@@ -22,8 +22,9 @@ from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmKind
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
-from safetycheck.incidents import households, notify, reach, riddor_track, support, workflow
-from safetycheck.incidents import markers as marker_service
+from safetycheck.households import markers as marker_service
+from safetycheck.households import matching as households
+from safetycheck.incidents import notify, reach, riddor_track, support, workflow
 from safetycheck.incidents.enums import IncidentCategory, IncidentStatus, NearMissKind
 from safetycheck.incidents.models import Incident
 from safetycheck.timeline import service as timeline
@@ -55,8 +56,8 @@ def report(
     category: IncidentCategory,
     description: str,
     near_miss: bool,
-    harmed: bool,
     now: datetime,
+    harmed: bool | None = None,
     visit_id: int | None = None,
     alarm_id: int | None = None,
     address: str | None = None,
@@ -64,6 +65,7 @@ def report(
     **details: Any,
 ) -> Incident:
     """Record a report and tell the managers at once."""
+    harmed = _harmed(near_miss=near_miss, harmed=harmed)
     _check_when(occurred_at, now)
     _check_flags(near_miss=near_miss, harmed=harmed)
     visit = _visit_in_reach(reporter, visit_id) if visit_id is not None else None
@@ -198,8 +200,8 @@ def confirm(
     category: IncidentCategory,
     description: str,
     near_miss: bool,
-    harmed: bool,
     now: datetime,
+    harmed: bool | None = None,
     occurred_at: datetime | None = None,
     address: str | None = None,
     **details: Any,
@@ -211,6 +213,7 @@ def confirm(
             f"Only a draft can be confirmed; this incident is {incident.status}.",
             {"status": [str(incident.status)]},
         )
+    harmed = _harmed(near_miss=near_miss, harmed=harmed)
     when = occurred_at or incident.occurred_at
     _check_when(when, now)
     _check_flags(near_miss=near_miss, harmed=harmed)
@@ -404,7 +407,13 @@ def _check_when(occurred_at: datetime, now: datetime) -> None:
         raise ValidationFailed("Invalid time.", {"occurred_at": ["Must be after 2000-01-01."]})
 
 
-def _check_flags(*, near_miss: bool, harmed: bool) -> None:
+def _harmed(*, near_miss: bool, harmed: bool | None) -> bool | None:
+    """A near miss is never harmed: left out, it is recorded as unharmed (the contract's four-field
+    report); left out of any other report, it stays unknown."""
+    return False if near_miss and harmed is None else harmed
+
+
+def _check_flags(*, near_miss: bool, harmed: bool | None) -> None:
     if near_miss and harmed:
         message = "A near miss caused no harm: report it as harmed or as a near miss, not both."
         raise ValidationFailed(message, {"near_miss": [message], "harmed": [message]})

@@ -26,7 +26,6 @@ from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, InvalidTransition
 from safetycheck.extensions import db
 from safetycheck.incidents import reach
-from safetycheck.incidents.calendar import add_working_days
 from safetycheck.incidents.enums import (
     SERIOUS_CATEGORIES,
     ActionStatus,
@@ -34,6 +33,7 @@ from safetycheck.incidents.enums import (
     InvestigationLevel,
 )
 from safetycheck.incidents.models import Incident, IncidentAction
+from safetycheck.localtime import add_working_days
 from safetycheck.timeline import service as timeline
 
 S = IncidentStatus

@@ -13,20 +13,12 @@ from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation.enums import AlarmKind, AlarmOutcome
 from safetycheck.extensions import db
-from safetycheck.incidents import checkin_guard
 from safetycheck.timeline import service as timeline
+from safetycheck.visits import events
 from safetycheck.visits.enums import CURRENT_STATUSES, CheckoutOutcome, VisitStatus
+from safetycheck.visits.events import Location as Location  # re-exported: callers build one
 from safetycheck.visits.models import Visit
-
-
-@dataclass(frozen=True)
-class Location:
-    lat: float
-    lon: float
-    accuracy_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,8 +92,8 @@ def check_in(
             f"You are already checked in to visit {active.id}; check out of it first.",
             {"active_visit_id": [str(active.id)]},
         )
-    assessment = checkin_guard.assess(
-        address=address, practitioner=practitioner, companion_id=companion_id, now=now
+    assessment = events.assess_check_in.ask(
+        events.CheckInRequest(address=address, practitioner=practitioner, companion_id=companion_id, now=now)
     )
     if assessment.refusal is not None:
         raise Conflict(assessment.refusal, {"address": [assessment.refusal]})
@@ -130,7 +122,7 @@ def check_in(
         if idempotency_key and (earlier := _visit_by_key(practitioner.id, idempotency_key)):
             return _replay(earlier, request_fingerprint, address)
         raise Conflict("You are already checked in to a visit; check out of it first.") from None
-    checkin_guard.link_visit(visit, assessment, now=now)
+    events.check_in_accepted.announce(events.CheckInAccepted(visit=visit, assessment=assessment, now=now))
     timeline.record(
         "visit",
         visit.id,
@@ -192,12 +184,8 @@ def extend(
         due_at=visit.due_at.isoformat(),
     )
     if was_overdue:
-        alarm_service.stand_down_for_visit(
-            visit,
-            now=now,
-            outcome=AlarmOutcome.EXTENDED,
-            actor_id=practitioner.id,
-            reason=f"they replied and extended their visit by {minutes} minutes.",
+        events.overdue_visit_extended.announce(
+            events.OverdueVisitExtended(visit=visit, minutes=minutes, actor_id=practitioner.id, now=now)
         )
     return visit
 
@@ -215,7 +203,7 @@ def check_out(
     duress = bool(pin) and account_service.is_duress_pin(practitioner, pin or "")
     late = visit.status == VisitStatus.OVERDUE
     last_location = (
-        alarm_service.Location(visit.last_lat, visit.last_lon, visit.last_accuracy_m)
+        Location(visit.last_lat, visit.last_lon, visit.last_accuracy_m)
         if visit.last_lat is not None and visit.last_lon is not None
         else None
     )
@@ -237,25 +225,16 @@ def check_out(
         timeline.record(
             "visit", visit.id, "duress_pin_used", at=now, actor_id=practitioner.id, restricted=True
         )
-        if late:
-            alarm_service.supersede_with_duress(visit, now=now, actor_id=practitioner.id)
-        alarm_service.raise_alarm(
-            kind=AlarmKind.DURESS,
+    events.visit_checked_out.announce(
+        events.VisitCheckedOut(
+            visit=visit,
             practitioner=practitioner,
+            late=late,
+            duress=duress,
+            last_location=last_location,
             now=now,
-            visit_id=visit.id,
-            location=last_location,
-            dedupe_key=f"duress:visit:{visit.id}",
-            actor_id=practitioner.id,
         )
-    elif late:
-        alarm_service.stand_down_for_visit(
-            visit,
-            now=now,
-            outcome=AlarmOutcome.CHECKED_OUT,
-            actor_id=practitioner.id,
-            reason="they checked out safely.",
-        )
+    )
     return CheckOut(visit=visit, duress=duress)
 
 
@@ -370,3 +349,13 @@ def _set_location(visit: Visit, location: Location, now: datetime) -> None:
     visit.last_lon = location.lon
     visit.last_accuracy_m = location.accuracy_m
     visit.last_located_at = now
+
+
+def close_by_manager(visit_id: int, *, actor_id: int, now: datetime) -> None:
+    """A manager resolved the overdue alarm: the visit, if still open, ends here."""
+    visit = db.session.get(Visit, visit_id, with_for_update={"of": Visit})
+    if visit is not None and visit.is_current:
+        visit.status = VisitStatus.COMPLETED
+        visit.checked_out_at = now
+        visit.last_lat = visit.last_lon = visit.last_accuracy_m = None
+        timeline.record("visit", visit.id, "closed_by_manager", at=now, actor_id=actor_id)

@@ -14,10 +14,10 @@ from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from safetycheck.api.errors import json_domain_error, json_integrity_error, json_unexpected_error
+from safetycheck.api.errors import api, json_domain_error, json_integrity_error, json_unexpected_error
 from safetycheck.db import unique_violation
 from safetycheck.errors import DomainError
-from safetycheck.extensions import api, db
+from safetycheck.extensions import db
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ def test_stale_records_go_and_live_ones_stay(ctx, clock, org) -> None:
     signin.attempt(email="new@example.test", password="x", now=now, rules=signin.SigninRules(), channel="t")
     live = sessions.start_session(org.admin, now=now, rules=RULES)
 
-    assert purge_signin_records(now) == 2
+    assert purge_signin_records(db.session, now) == 2
     assert db.session.scalar(sa.select(sa.func.count()).select_from(SigninThrottle)) == 1
     assert list(db.session.scalars(sa.select(WebSession.id))) == [live.record.id]
 

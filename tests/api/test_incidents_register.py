@@ -13,9 +13,11 @@ from safetycheck.accounts.models import User
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmKind
 from safetycheck.extensions import db
-from safetycheck.incidents import markers as marker_service
+from safetycheck.households import markers as marker_service
+from safetycheck.households.enums import MarkerControl
+from safetycheck.incidents import marker_proposals
 from safetycheck.incidents import service as incident_service
-from safetycheck.incidents.enums import IncidentCategory, MarkerControl, NearMissKind
+from safetycheck.incidents.enums import IncidentCategory, NearMissKind
 from safetycheck.incidents.models import Incident
 from safetycheck.visits import service as visit_service
 from tests import factories
@@ -108,7 +110,7 @@ def data(app, org, clock) -> DataSet:
 
         other_manager = db.session.get(User, org.other_manager.id)
         lead = db.session.get(User, org.lead.id)
-        marker = marker_service.propose(
+        marker = marker_proposals.propose(
             other_manager,
             db.session.get(Incident, ids["feb_abuse"]),
             reason="Verbal abuse on 15 February.",

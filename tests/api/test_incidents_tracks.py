@@ -202,7 +202,7 @@ def test_an_unacknowledged_report_reminds_its_managers_after_24_hours(app, as_us
     assert f"incident {incident['id']}" in reminder
     assert "waiting to be acknowledged" in reminder
     with app.app_context():  # a second sweeper at the same moment sends nothing more
-        assert jobs.remind_overdue_steps(clock.now()) == 0
+        assert jobs.remind_overdue_steps(db.session, clock.now()) == 0
         db.session.commit()
     assert len([t for t in texts(app, to=org.manager) if "reminder" in t]) == 1
 

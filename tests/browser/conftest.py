@@ -83,7 +83,7 @@ class LiveServer:
 
     def sweep(self) -> Any:
         """One sweep at the clock's current time, as the worker would run it."""
-        from safetycheck.escalation.sweep import run_sweep
+        from safetycheck.engine.sweep import run_sweep
 
         report = run_sweep(self.app)
         assert not report.errors, report.errors

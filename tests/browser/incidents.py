@@ -7,10 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 from safetycheck.accounts.models import User
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents import reach
+from safetycheck.households.enums import MarkerControl
+from safetycheck.incidents import marker_proposals, reach
 from safetycheck.incidents import service as incident_service
-from safetycheck.incidents.enums import IncidentCategory, MarkerControl
+from safetycheck.incidents.enums import IncidentCategory
 
 ADDRESS = "14 Mill Lane, Leeds LS6 2AB"
 
@@ -40,7 +40,7 @@ def propose_marker(live_server: Any, proposer: User, incident_id: int, reason: s
     """A joint-visit marker proposed by `proposer` from the incident; its id."""
     with live_server.session() as s:
         actor = s.get(User, proposer.id)
-        marker = marker_service.propose(
+        marker = marker_proposals.propose(
             actor,
             reach.get_incident(actor, incident_id),
             reason=reason,

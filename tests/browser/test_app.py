@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 from safetycheck.escalation.enums import AlarmKind
 from safetycheck.escalation.models import Alarm
-from safetycheck.incidents.enums import MarkerControl
+from safetycheck.households.enums import MarkerControl
 from safetycheck.timeline.models import TimelineEntry
 from safetycheck.visits.enums import VisitStatus
 from safetycheck.visits.models import Visit

@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from safetycheck.cli import DEMO_PASSWORD
-from safetycheck.incidents.enums import IncidentCategory, MarkerStatus
-from safetycheck.incidents.models import Marker
+from safetycheck.households.enums import MarkerStatus
+from safetycheck.households.models import Marker
+from safetycheck.incidents.enums import IncidentCategory
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.incidents import ADDRESS, propose_marker, report
 

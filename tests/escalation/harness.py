@@ -35,9 +35,10 @@ from safetycheck import create_app
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.db import normalise_database_url
+from safetycheck.engine.models import SweepHeartbeat
 from safetycheck.escalation import panic, policy
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
-from safetycheck.escalation.models import Alarm, OutboxMessage, SweepHeartbeat
+from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.timeline.models import TimelineEntry
 from safetycheck.visits import service as visit_service
@@ -412,7 +413,7 @@ def worker_world(
 
 
 def instance_of(proc: subprocess.Popen[bytes]) -> str:
-    """The heartbeat key a sweep process writes (`safetycheck.escalation.sweep.INSTANCE`)."""
+    """The heartbeat key a sweep process writes (`safetycheck.engine.sweep.INSTANCE`)."""
     return f"{socket.gethostname()}:{proc.pid}"
 
 

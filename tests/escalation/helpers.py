@@ -16,7 +16,7 @@ from flask import Flask
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
-from safetycheck.escalation import sweep as sweep_service
+from safetycheck.escalation import context, sweep_parts
 from safetycheck.escalation.enums import MessagePurpose
 from safetycheck.escalation.models import Alarm, AlarmRecipient, OutboxMessage
 from safetycheck.extensions import db
@@ -169,8 +169,8 @@ def deliver_status(app: Any, fake: Any, sid: str, status: str, error_code: int |
     callback = fake.prepare_status_callback(sid, status, error_code)
     assert callback.url == STATUS_CALLBACK
     with app.app_context():
-        known = sweep_service.apply_delivery_status(
-            sweep_service.escalation_for(app),
+        known = sweep_parts.apply_delivery_status(
+            context.escalation_for(app),
             sid=callback.params["MessageSid"],
             status=callback.params["MessageStatus"],
             error_code=int(callback.params["ErrorCode"]) if "ErrorCode" in callback.params else None,

@@ -23,9 +23,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from safetycheck.engine.sweep import run_sweep
 from safetycheck.escalation import policy
 from safetycheck.escalation.models import OutboxMessage
-from safetycheck.escalation.sweep import run_sweep
 from safetycheck.extensions import db
 from tests.escalation.harness import (
     REPEATING_POLICY,

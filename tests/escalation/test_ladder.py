@@ -122,7 +122,7 @@ def test_at_due_only_the_worker_is_texted_and_asked_for_ok_or_ext(
 
     h.move_to(clock, due)
     report = sweep()
-    assert report.overdue == 1
+    assert report.done["visits.mark_overdue"] == 1
     [text] = console_sms.sent[1:]
     assert text.to == org.practitioner.phone
     assert text.body == (
@@ -400,7 +400,12 @@ def test_two_sweeps_at_the_same_instant_text_nothing_twice(app, clock, org, duty
         sweep()
         sent = len(console_sms.sent)
         again = sweep()
-        assert (again.overdue, again.reminders, again.steps, again.sent) == (0, 0, 0, 0), minute
+        assert (
+            again.done["visits.mark_overdue"],
+            again.done["visits.remind"],
+            again.done["escalation.advance_steps"],
+            again.done["escalation.drain_outbox"],
+        ) == (0, 0, 0, 0), minute
         assert len(console_sms.sent) == sent, minute
 
     per_person = [m.to for m in console_sms.sent]

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
+from safetycheck.engine.models import SweepHeartbeat
 from safetycheck.escalation.enums import AlarmKind
-from safetycheck.escalation.models import SweepHeartbeat
 from tests.escalation import helpers as h
 
 

@@ -16,11 +16,12 @@ import pytest
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team
 from safetycheck.escalation import outbox as outbox_service
-from safetycheck.escalation import sweep as sweep_service
+from safetycheck.escalation.context import escalation_for
 from safetycheck.escalation.enums import AlarmStatus, MessagePurpose, OutboxStatus
 from safetycheck.escalation.policy import load_policy
 from safetycheck.extensions import db
 from safetycheck.paths import DEMO_POLICY_PATH
+from safetycheck.visits.jobs import mark_overdue_visits
 from tests import factories
 from tests.conftest import TWILIO_SETTINGS
 from tests.escalation import helpers as h
@@ -178,8 +179,8 @@ def test_a_sender_that_died_mid_send_is_reconciled_not_resent(
     # A sender decides the step, claims the text, maybe reaches Twilio, then dies before it can
     # record anything: the row is left in `sending`.
     with app.app_context():
-        esc = sweep_service.escalation_for(app)
-        sweep_service.mark_overdue_visits(esc, clock.now())
+        esc = escalation_for(app)
+        mark_overdue_visits(db.session, clock.now())
         db.session.commit()
         [claimed] = outbox_service.claim_batch(now=clock.now())
         db.session.commit()

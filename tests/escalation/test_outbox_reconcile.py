@@ -17,10 +17,11 @@ from flask import Flask
 
 from safetycheck import create_app
 from safetycheck.escalation import outbox, policy
+from safetycheck.escalation.context import escalation_for
 from safetycheck.escalation.enums import OutboxStatus
 from safetycheck.escalation.gateways import TwilioSms
 from safetycheck.escalation.models import OutboxMessage
-from safetycheck.escalation.sweep import advance_due_alarms, escalation_for
+from safetycheck.escalation.sweep_parts import advance_due_alarms
 from safetycheck.extensions import db
 from safetycheck.settings import ConfigError
 from safetycheck.visits import service as visit_service

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from safetycheck.escalation import outbox
+from safetycheck.escalation.context import escalation_for
 from safetycheck.escalation.enums import MessagePurpose, OutboxStatus
 from safetycheck.escalation.models import OutboxMessage
-from safetycheck.escalation.sweep import escalation_for
 from safetycheck.extensions import db
 
 BODY = "[SafetyCheck] the same words twice"

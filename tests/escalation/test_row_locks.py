@@ -23,7 +23,7 @@ def overdue_visit(org, clock, sweep, address: str):
     db.session.commit()
     clock.advance(minutes=1)
     report = sweep()  # locks visits (marking) and alarms (ladder steps)
-    assert report.overdue == 1
+    assert report.done["visits.mark_overdue"] == 1
     return checked_in.visit
 
 

@@ -1,10 +1,6 @@
 import pytest
 
-from safetycheck.incidents.addresses import (
-    NormalisedAddress,
-    extract_postcode,
-    normalise_address,
-)
+from safetycheck.households.addresses import NormalisedAddress, extract_postcode, normalise_address
 
 # --- postcodes -----------------------------------------------------------------------------
 

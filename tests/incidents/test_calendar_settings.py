@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from safetycheck.incidents import calendar
+from safetycheck import localtime as calendar
 from tests.incidents.helpers import report
 
 

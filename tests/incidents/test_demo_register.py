@@ -17,8 +17,8 @@ from safetycheck.clock import FrozenClock
 from safetycheck.escalation.enums import AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
-from safetycheck.incidents import summary
 from safetycheck.incidents.models import Incident, IncidentAction, IncidentSupport
+from safetycheck.reporting import summary
 from safetycheck.visits.models import Visit
 from tests.conftest import START
 

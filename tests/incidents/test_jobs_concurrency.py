@@ -96,7 +96,7 @@ def test_concurrent_sweepers_send_each_reminder_once(own_app: Flask) -> None:
             with own_app.app_context():
                 barrier.wait()
                 for _ in range(3):  # and again, as the next sweeps would
-                    done.append(jobs.remind_overdue_steps(later))
+                    done.append(jobs.remind_overdue_steps(db.session, later))
                     db.session.commit()
         except BaseException as exc:
             errors.append(exc)

@@ -7,8 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from safetycheck.incidents import calendar, register, workflow
+from safetycheck import localtime as calendar
+from safetycheck import wording
+from safetycheck.incidents import workflow
 from safetycheck.incidents.enums import IncidentCategory, IncidentStatus, NearMissKind
+from safetycheck.reporting import register
 
 MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -117,7 +120,7 @@ def test_texts_name_who_what_when_where_and_stay_short(app):
         near_miss=True, near_miss_kind=NearMissKind.LEFT_EARLY, category=IncidentCategory.OTHER
     )
     assert notify._what(near) == "a near miss (left early)"
-    assert notify._short(None) == "address not given"
+    assert wording.short_place(None) == "address not given"
 
 
 # --- bank holidays and the service's time zone ----------------------------------------------------

@@ -30,10 +30,10 @@ from flask import Flask
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.engine.sweep import run_sweep
 from safetycheck.escalation import panic, policy
 from safetycheck.escalation.enums import AlarmKind, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
-from safetycheck.escalation.sweep import run_sweep
 from safetycheck.extensions import db
 from safetycheck.visits import service as visit_service
 from tests.escalation.harness import (

@@ -20,8 +20,8 @@ from pathlib import Path
 
 PRELOAD = [
     "safetycheck",
-    "safetycheck.escalation.sweep",
-    "safetycheck.escalation.scheduler",
+    "safetycheck.engine.sweep",
+    "safetycheck.engine.scheduler",
     "tests.soak.forked",
 ]
 
@@ -44,7 +44,7 @@ def run_worker(env: dict[str, str], crash_points: str, log_path: str) -> None:
     # CLI would otherwise start one in the background as well).
     os.environ["SAFETYCHECK_SCHEDULER_ENABLED"] = "false"
     from safetycheck import create_app, faults
-    from safetycheck.escalation import scheduler, sweep
+    from safetycheck.engine import scheduler, sweep
 
     # Both were fixed when the fork server imported them: make them this process's.
     faults._POINTS = frozenset(p for p in crash_points.split(",") if p)

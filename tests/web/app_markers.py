@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from safetycheck.extensions import db
-from safetycheck.incidents import markers
+from safetycheck.households import markers
+from safetycheck.households.enums import MarkerControl
+from safetycheck.incidents import marker_proposals
 from safetycheck.incidents import service as incident_service
-from safetycheck.incidents.enums import IncidentCategory, MarkerControl
+from safetycheck.incidents.enums import IncidentCategory
 
 MARKED = "12 High Street, Leeds LS1 4AP"
 REASON = "Father threatened staff with a knife on 2 March 2026."
@@ -27,7 +29,7 @@ def mark_household(org: Any, *, now: datetime, controls: list[MarkerControl], ad
         address=address,
         now=now,
     )
-    marker = markers.propose(org.manager, incident, reason=REASON, controls=controls, now=now)
+    marker = marker_proposals.propose(org.manager, incident, reason=REASON, controls=controls, now=now)
     markers.approve(org.on_call, marker, now=now)
     db.session.commit()
     return marker.id

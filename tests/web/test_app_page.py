@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
-from safetycheck.incidents.enums import MarkerControl
+from safetycheck.households.enums import MarkerControl
 from safetycheck.incidents.models import Incident
 from safetycheck.visits.enums import VisitStatus
 from safetycheck.visits.models import Visit

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from safetycheck.incidents.enums import IncidentStatus, MarkerStatus
-from safetycheck.incidents.models import Incident, IncidentAction, Marker
+from safetycheck.households.enums import MarkerStatus
+from safetycheck.households.models import Marker
+from safetycheck.incidents.enums import IncidentStatus
+from safetycheck.incidents.models import Incident, IncidentAction
 from safetycheck.timeline.models import TimelineEntry
 from tests.api.test_duress_leaks import duress_draft
 from tests.assertions import count, session

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from safetycheck.incidents.enums import MarkerStatus
-from safetycheck.incidents.models import Marker
+from safetycheck.households.enums import MarkerStatus
+from safetycheck.households.models import Marker
 from tests.assertions import session
 from tests.incidents.helpers import report
 from tests.web.html import buttons, error_summary, text

@@ -7,15 +7,9 @@ from typing import Any, ClassVar
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from safetycheck.api.common import BoundedInteger, Id, StrictSchema
-from safetycheck.api.incidents.schemas import StrictBoolean, StrippedSchema, text_field
-from safetycheck.incidents.enums import (
-    ActionStatus,
-    DebriefResponse,
-    Harm,
-    InvestigationLevel,
-    MarkerControl,
-)
+from safetycheck.api.common import BoundedInteger, Id, StrictBoolean, StrictSchema, StrippedSchema, text_field
+from safetycheck.households.enums import MarkerControl
+from safetycheck.incidents.enums import ActionStatus, DebriefResponse, Harm, InvestigationLevel
 from safetycheck.incidents.support import REFERRALS
 from safetycheck.incidents.workflow import TRANSITION_TARGETS
 

@@ -9,28 +9,24 @@ from flask import Response, jsonify, stream_with_context
 from safetycheck import limits
 from safetycheck.accounts.enums import Role
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import Blueprint, TimelineEntrySchema, paginate
+from safetycheck.api.common import Blueprint, paginate
 from safetycheck.api.incidents.schemas import (
-    ActionSchema,
     ExportArgsSchema,
     IncidentConfirmSchema,
     IncidentCreateSchema,
     IncidentDetailSchema,
     IncidentPageSchema,
     IncidentQueryArgsSchema,
-    IncidentSchema,
     IncidentUpdateSchema,
     NearMissCreateSchema,
-    RiddorSchema,
     SummaryArgsSchema,
-    SupportSchema,
 )
 from safetycheck.extensions import db
-from safetycheck.incidents import actions as action_service
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents import reach, register, riddor_track, summary, support, workflow
+from safetycheck.incidents import detail, reach
 from safetycheck.incidents import service as incident_service
+from safetycheck.incidents.detail import IncidentDetail
 from safetycheck.incidents.models import Incident
+from safetycheck.reporting import register, summary
 
 blp = Blueprint("incidents", __name__, description="Incident reports and the near-miss and violence register")
 
@@ -38,35 +34,20 @@ LEADS_AND_MANAGERS = (Role.MANAGER, Role.HS_LEAD, Role.ADMIN)
 TOO_MANY_REPORTS = "Too many reports in a short time; wait a while, or phone your manager."
 
 
-def incident_detail(incident: Incident, status: int = 200) -> Response:
-    """An incident with its timeline, tracks, actions and markers, as the current user may see it."""
-    user, moment = current_user(), now()
-    data = IncidentSchema().dump(incident)
-    data["timeline"] = TimelineEntrySchema(many=True).dump(incident_service.timeline_for(user, incident))
-    data["riddor"] = (
-        RiddorSchema().dump(riddor_track.view(incident.riddor, now=moment)) if incident.riddor else None
-    )
-    data["support"] = SupportSchema().dump(support.view(incident.support)) if incident.support else None
-    data["actions"] = ActionSchema(many=True).dump(action_service.actions_for(incident.id))
-    data["marker_ids"] = marker_service.markers_for_incident(incident.id)
-    data["alarm_summary"] = incident.alarm_summary
-    data["allowed_transitions"] = workflow.allowed_from(incident.status)
-    response = jsonify(data)
-    response.status_code = status
-    return response
+def incident_detail(incident: Incident, status: int = 200) -> tuple[IncidentDetail, int]:
+    """An incident with its timeline, tracks, actions and markers, as the current user may see it;
+    the view's IncidentDetailSchema serialises it."""
+    return detail.incident_detail(current_user(), incident, now=now()), status
 
 
 @blp.route("/incidents", methods=["POST"])
 @login_required()
 @blp.arguments(IncidentCreateSchema)
 @blp.response(201, IncidentDetailSchema)
-def report(body: dict[str, Any]) -> Response:
+def report(body: dict[str, Any]) -> tuple[IncidentDetail, int]:
     """The 30-second report; the reporter's managers are texted at once (and on-call, if serious)."""
     limits.enforce("RATELIMIT_INCIDENTS_PER_USER", str(current_user().id), TOO_MANY_REPORTS)
-    harmed = body.pop("harmed", None)
-    incident = incident_service.report(
-        current_user(), harmed=False if body["near_miss"] and harmed is None else harmed, now=now(), **body
-    )
+    incident = incident_service.report(current_user(), now=now(), **body)
     db.session.commit()
     return incident_detail(incident, 201)
 
@@ -75,7 +56,7 @@ def report(body: dict[str, Any]) -> Response:
 @login_required()
 @blp.arguments(NearMissCreateSchema)
 @blp.response(201, IncidentDetailSchema)
-def report_near_miss(body: dict[str, Any]) -> Response:
+def report_near_miss(body: dict[str, Any]) -> tuple[IncidentDetail, int]:
     """One tap: did_not_enter, left_early or asked_for_joint_visit; a good catch."""
     limits.enforce("RATELIMIT_INCIDENTS_PER_USER", str(current_user().id), TOO_MANY_REPORTS)
     incident = incident_service.report_near_miss(current_user(), now=now(), **body)
@@ -130,7 +111,7 @@ def incident_summary(args: dict[str, Any]) -> Response:
 @blp.route("/incidents/<id:incident_id>", methods=["GET"])
 @login_required()
 @blp.response(200, IncidentDetailSchema)
-def get_incident(incident_id: int) -> Response:
+def get_incident(incident_id: int) -> tuple[IncidentDetail, int]:
     return incident_detail(reach.get_incident(current_user(), incident_id))
 
 
@@ -138,7 +119,7 @@ def get_incident(incident_id: int) -> Response:
 @login_required()
 @blp.arguments(IncidentUpdateSchema)
 @blp.response(200, IncidentDetailSchema)
-def update_incident(body: dict[str, Any], incident_id: int) -> Response:
+def update_incident(body: dict[str, Any], incident_id: int) -> tuple[IncidentDetail, int]:
     """Add or correct details (reporter or their managers); each change goes on the timeline."""
     incident = reach.get_incident(current_user(), incident_id, for_update=True)
     incident_service.update_details(current_user(), incident, body, now=now())
@@ -150,17 +131,10 @@ def update_incident(body: dict[str, Any], incident_id: int) -> Response:
 @login_required()
 @blp.arguments(IncidentConfirmSchema)
 @blp.response(200, IncidentDetailSchema)
-def confirm(body: dict[str, Any], incident_id: int) -> Response:
+def confirm(body: dict[str, Any], incident_id: int) -> tuple[IncidentDetail, int]:
     """Confirm a draft opened from an alarm, with a few lines: it enters the register."""
     incident = reach.get_incident(current_user(), incident_id, for_update=True)
-    harmed = body.pop("harmed", None)
-    incident_service.confirm(
-        current_user(),
-        incident,
-        harmed=False if body["near_miss"] and harmed is None else harmed,
-        now=now(),
-        **body,
-    )
+    incident_service.confirm(current_user(), incident, now=now(), **body)
     db.session.commit()
     return incident_detail(incident)
 

@@ -9,15 +9,17 @@ from typing import Any, ClassVar
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from safetycheck import localtime as calendar
 from safetycheck.api.common import (
     BoundedInteger,
     Id,
     PageArgsSchema,
     PageSchema,
-    StrictSchema,
+    StrictBoolean,
+    StrippedSchema,
     TimelineEntrySchema,
+    text_field,
 )
-from safetycheck.incidents import calendar
 from safetycheck.incidents.enums import (
     DebriefResponse,
     Harm,
@@ -27,17 +29,8 @@ from safetycheck.incidents.enums import (
     NearMissKind,
     RiddorState,
 )
-from safetycheck.incidents.register import RIDDOR_FILTERS, SORT_CHOICES
 from safetycheck.incidents.risk import risk_band
-
-
-class StrictBoolean(fields.Boolean):
-    """Only JSON true or false: "yes", 1 or "false" in a safety record is a client bug, not an answer."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if isinstance(value, bool):
-            return value
-        raise self.make_error("invalid", input=value)
+from safetycheck.reporting.register import RIDDOR_FILTERS, SORT_CHOICES
 
 
 class DayOrTime(fields.Field[datetime]):
@@ -81,27 +74,6 @@ class DayOrTime(fields.Field[datetime]):
             raise self.make_error("invalid") from None
         assert isinstance(moment, datetime)
         return moment
-
-
-def text_field(max_length: int, **kwargs: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
-
-
-class StrippedSchema(StrictSchema):
-    """Strips free text and refuses text that is only blanks, naming the field."""
-
-    _required_text: tuple[str, ...] = ()
-
-    @ma.post_load
-    def _strip(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        for name, value in list(data.items()):
-            if type(value) is str:  # not the StrEnum members that enum fields load
-                data[name] = value.strip()
-                if not data[name] and name in self._required_text:
-                    raise ma.ValidationError({name: ["Must not be blank."]})
-                if not data[name]:
-                    data[name] = None
-        return data
 
 
 class IncidentCreateSchema(StrippedSchema):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import fields
 
-from safetycheck.api.common import Id, PageArgsSchema, PageSchema
-from safetycheck.api.incidents.schemas import StrippedSchema, text_field
-from safetycheck.incidents.enums import MarkerStatus
+from safetycheck.api.common import Id, PageArgsSchema, PageSchema, StrippedSchema, text_field
+from safetycheck.households.enums import MarkerStatus
 
 
 class MarkerQueryArgsSchema(PageArgsSchema):

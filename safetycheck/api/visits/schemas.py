@@ -84,7 +84,7 @@ class VisitSchema(ma.Schema):
     def _location(self, visit: Any) -> dict[str, Any] | None:
         if visit.last_lat is None:
             return None
-        return LastLocationSchema().dump(
+        dumped: dict[str, Any] = LastLocationSchema().dump(
             {
                 "lat": visit.last_lat,
                 "lon": visit.last_lon,
@@ -92,6 +92,7 @@ class VisitSchema(ma.Schema):
                 "at": visit.last_located_at,
             }
         )
+        return dumped
 
 
 class VisitDetailSchema(VisitSchema):

@@ -25,11 +25,10 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, DomainError, ValidationFailed
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import panic
+from safetycheck.escalation import panic, phone
 from safetycheck.extensions import db
 from safetycheck.incidents import service as incident_service
 from safetycheck.incidents.enums import IncidentCategory, NearMissKind
-from safetycheck.visits import phone
 from safetycheck.visits import service as visit_service
 from safetycheck.web import assets
 from safetycheck.web.app.routes import CHECKED_OUT, bp, wait_out

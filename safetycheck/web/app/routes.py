@@ -20,13 +20,14 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, DomainError
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import panic
+from safetycheck.escalation import panic, phone
 from safetycheck.extensions import db
-from safetycheck.incidents import checkin_guard
+from safetycheck.households import checkin_guard
+from safetycheck.households.enums import MarkerControl
 from safetycheck.incidents import service as incident_service
-from safetycheck.incidents.enums import IncidentCategory, MarkerControl, NearMissKind
-from safetycheck.visits import phone
+from safetycheck.incidents.enums import IncidentCategory, NearMissKind
 from safetycheck.visits import service as visit_service
+from safetycheck.visits.events import CheckInRequest
 from safetycheck.visits.models import Visit
 from safetycheck.web.app.forms import (
     NO_COMPANION,
@@ -134,7 +135,9 @@ def check_in() -> Any:
         return _check_in_page(user, form, 422)
     companion_id = int(form.companion.data) if form.companion.data else None
     assessment = checkin_guard.assess(
-        address=form.address.data or "", practitioner=user, companion_id=companion_id, now=now()
+        CheckInRequest(
+            address=form.address.data or "", practitioner=user, companion_id=companion_id, now=now()
+        )
     )
     if not form.confirmed.data and (assessment.warnings or assessment.refusal):
         return _confirm_page(user, form, assessment)

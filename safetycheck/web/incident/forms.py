@@ -18,7 +18,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from safetycheck.incidents.enums import Harm, InvestigationLevel, MarkerControl
+from safetycheck.households.enums import MarkerControl
+from safetycheck.incidents.enums import Harm, InvestigationLevel
 from safetycheck.web.incident.view import words
 
 HARM_CHOICES = [SelectChoice(h.value, words(h.value)) for h in Harm]

@@ -20,13 +20,15 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import DomainError, ValidationFailed
 from safetycheck.extensions import db
+from safetycheck.households import markers as marker_service
+from safetycheck.households import matching as households
+from safetycheck.households.enums import MarkerControl
 from safetycheck.incidents import actions as action_service
-from safetycheck.incidents import households, procedure, reach, riddor_track, support, workflow
-from safetycheck.incidents import markers as marker_service
+from safetycheck.incidents import marker_proposals, procedure, reach, riddor_track, support, workflow
 from safetycheck.incidents import service as incident_service
-from safetycheck.incidents.calendar import start_of_local_day
-from safetycheck.incidents.enums import ActionStatus, Harm, IncidentStatus, InvestigationLevel, MarkerControl
+from safetycheck.incidents.enums import ActionStatus, Harm, IncidentStatus, InvestigationLevel
 from safetycheck.incidents.models import Incident
+from safetycheck.localtime import start_of_local_day
 from safetycheck.web.auth import current_web_user, now, web_login_required
 from safetycheck.web.forms import ActionForm, apply_domain_error
 from safetycheck.web.incident import view
@@ -320,7 +322,7 @@ def propose_marker(incident_id: int) -> Any:
         incident_id,
         "marker",
         form,
-        lambda user, incident: marker_service.propose(
+        lambda user, incident: marker_proposals.propose(
             user,
             incident,
             reason=form.marker_reason.data or "",

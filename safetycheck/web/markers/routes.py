@@ -19,9 +19,9 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import DomainError
 from safetycheck.extensions import db
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents.enums import MarkerStatus
-from safetycheck.incidents.models import Marker
+from safetycheck.households import markers as marker_service
+from safetycheck.households.enums import MarkerStatus
+from safetycheck.households.models import Marker
 from safetycheck.web.auth import current_web_user, now, web_login_required
 from safetycheck.web.forms import apply_domain_error
 from safetycheck.web.markers.forms import ApproveForm, RejectForm, for_marker

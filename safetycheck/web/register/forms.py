@@ -14,10 +14,10 @@ from typing import Any
 
 from wtforms import Field, Form, HiddenField, SelectChoice, SelectField, StringField, ValidationError
 
+from safetycheck import localtime as calendar
 from safetycheck.accounts.models import Team
-from safetycheck.incidents import calendar
 from safetycheck.incidents.enums import IncidentCategory, IncidentStatus
-from safetycheck.incidents.register import DEFAULT_SORT, SORT_CHOICES
+from safetycheck.reporting.register import DEFAULT_SORT, SORT_CHOICES
 
 ID_MAX = 2**31 - 1  # the database's integer, as the API bounds ids
 PAGE_MAX = 100_000

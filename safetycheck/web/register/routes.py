@@ -15,8 +15,8 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
-from safetycheck.incidents import listing, register, summary, trends
-from safetycheck.incidents.register import DEFAULT_SORT
+from safetycheck.reporting import listing, register, summary, trends
+from safetycheck.reporting.register import DEFAULT_SORT
 from safetycheck.web.auth import current_web_user, now, web_login_required
 from safetycheck.web.register import charts
 from safetycheck.web.register.forms import (

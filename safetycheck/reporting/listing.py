@@ -15,8 +15,10 @@ import sqlalchemy as sa
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team, User
 from safetycheck.extensions import db
-from safetycheck.incidents import reach, register
-from safetycheck.incidents.models import Household, Incident
+from safetycheck.households.models import Household
+from safetycheck.incidents import reach
+from safetycheck.incidents.models import Incident
+from safetycheck.reporting import register
 
 
 @dataclass(frozen=True)

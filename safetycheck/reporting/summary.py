@@ -16,10 +16,12 @@ import sqlalchemy as sa
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team, User
 from safetycheck.extensions import db
-from safetycheck.incidents import markers as marker_service
+from safetycheck.households import markers as marker_service
+from safetycheck.households.enums import MarkerStatus
+from safetycheck.households.models import Household, Marker
 from safetycheck.incidents import reach, riddor_track, workflow
-from safetycheck.incidents.enums import ActionStatus, IncidentStatus, MarkerStatus, RiddorState
-from safetycheck.incidents.models import Household, Incident, IncidentAction, IncidentRiddor, Marker
+from safetycheck.incidents.enums import ActionStatus, IncidentStatus, RiddorState
+from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor
 from safetycheck.visits.models import Visit
 
 LIST_LIMIT = 50

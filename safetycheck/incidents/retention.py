@@ -14,14 +14,15 @@ Rows are claimed in batches (`FOR UPDATE SKIP LOCKED`), so several sweepers can 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
+from safetycheck.engine.parts import sweep_part
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
 from safetycheck.incidents.models import Incident
-from safetycheck.jobs import sweep_task
 from safetycheck.visits.enums import VisitStatus
 from safetycheck.visits.models import Visit
 
@@ -30,8 +31,8 @@ MINIMISED_ADDRESS = "(address removed)"
 BATCH = 500
 
 
-@sweep_task("visits.retention")
-def apply_retention(now: datetime) -> int:
+@sweep_part("incidents.retention", order=9)  # after the day's reminders and recounts
+def apply_retention(session: Any, now: datetime) -> int:
     """Purge old locations, minimise old closed visits; returns the rows changed."""
     config = current_app.config
     located = _purge_locations(now - timedelta(days=config["VISIT_LOCATION_RETENTION_DAYS"]))

@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 
 from safetycheck.errors import NotFound
 from safetycheck.extensions import db
-from safetycheck.incidents.addresses import normalise_address
-from safetycheck.incidents.models import Household, VisitHousehold
+from safetycheck.households.addresses import normalise_address
+from safetycheck.households.models import Household, VisitHousehold
 from safetycheck.timeline import service as timeline
 
 

@@ -1,11 +1,12 @@
-"""Dates as people count them: local calendar days, working days, months, short texts.
+"""The service's one time zone, and dates as people count them: local days, working days, months.
 
-Timestamps are stored in UTC, but "the day of the incident" (RIDDOR counts from it) and "two
-working days" are calendar notions of the service's time zone (SAFETYCHECK_DISPLAY_TIMEZONE,
-Europe/London by default): an assault at 00:30 BST on a Tuesday happened on the Tuesday, not on
-the Monday that UTC says. Working days skip weekends and the bank holidays of the UK nation in
-SAFETYCHECK_BANK_HOLIDAYS (England and Wales by default; Scotland and Northern Ireland have
-their own). Outside an app (plain unit tests) the defaults apply.
+Texts, pages and calendar counting all read the zone here, so a page and the text about the
+same alarm cannot disagree. Timestamps are stored in UTC, but "the day of the incident" (RIDDOR
+counts from it) and "two working days" are calendar notions of the service's time zone
+(SAFETYCHECK_DISPLAY_TIMEZONE, Europe/London by default): an assault at 00:30 BST on a Tuesday
+happened on the Tuesday, not on the Monday that UTC says. Working days skip weekends and the bank
+holidays of the UK nation in SAFETYCHECK_BANK_HOLIDAYS (England and Wales by default; Scotland
+and Northern Ireland have their own). Outside an app (plain unit tests) the defaults apply.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +25,18 @@ DEFAULT_ZONE = "Europe/London"
 DEFAULT_BANK_HOLIDAYS = "ENG"  # England and Wales
 
 
-def local_zone() -> tzinfo:
-    """The service's time zone."""
-    name = current_app.config.get("DISPLAY_TIMEZONE") if has_app_context() else None
+def zone(app: Flask | None = None) -> tzinfo:
+    """The service's time zone: of `app`, else of the current app, else the default."""
+    if app is not None:
+        name = app.config.get("DISPLAY_TIMEZONE")
+    else:
+        name = current_app.config.get("DISPLAY_TIMEZONE") if has_app_context() else None
     return _zone(name or DEFAULT_ZONE)
+
+
+def local_zone() -> tzinfo:
+    """The service's time zone (of the current app)."""
+    return zone()
 
 
 def bank_holidays() -> holidays.HolidayBase:

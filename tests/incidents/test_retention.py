@@ -9,10 +9,10 @@ from safetycheck.escalation import panic
 from safetycheck.escalation.alarms import Location
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
+from safetycheck.incidents import retention
 from safetycheck.incidents import service as incident_service
 from safetycheck.incidents.enums import IncidentCategory
 from safetycheck.incidents.models import Incident
-from safetycheck.visits import retention
 from safetycheck.visits import service as visit_service
 from safetycheck.visits.models import Visit
 
@@ -49,7 +49,7 @@ def test_a_visits_locations_are_purged_after_the_configured_days(ctx, org, clock
     db.session.expire_all()
     purged = db.session.get(Alarm, alarm.id)
     assert (purged.lat, purged.lon, purged.accuracy_m) == (None, None, None)
-    assert report.tasks["visits.retention"] >= 1
+    assert report.done["incidents.retention"] >= 1
     assert visit_row(current.id).address == "2 Current Street"  # a visit not over is left alone
 
 

@@ -2,14 +2,16 @@
 
 A marker stigmatises a family, so it is only ever made from a reported incident, in factual
 words, with the evidence linked, approved by someone other than the proposer, and for at most
-twelve months unless a new incident renews it. Services flush; the caller commits.
+twelve months unless a new incident renews it. Which incidents may serve as evidence is the
+incident procedure's to judge (`incidents/marker_proposals.py`, which calls `propose` and
+`renew` here with a function that vets them). Services flush; the caller commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -17,11 +19,12 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from safetycheck.extensions import db
-from safetycheck.incidents import reach
-from safetycheck.incidents.calendar import add_months
-from safetycheck.incidents.enums import IncidentStatus, MarkerControl, MarkerStatus
-from safetycheck.incidents.models import Incident, Marker, MarkerEvidence
+from safetycheck.households.enums import MarkerControl, MarkerStatus
+from safetycheck.households.models import Marker, MarkerEvidence
+from safetycheck.localtime import add_months
 from safetycheck.timeline import service as timeline
+
+SelectT = TypeVar("SelectT", bound=sa.Select[Any])
 
 MAX_REVIEW_MONTHS = 12
 DEFAULT_REVIEW_MONTHS = 6
@@ -82,6 +85,45 @@ def visible_markers(user: User) -> sa.Select[Marker]:
     return query.where(sa.false())
 
 
+class MarkerDetail:
+    """A marker with the ids of the incidents it rests on; reads through to the marker."""
+
+    def __init__(self, marker: Marker, evidence_incident_ids: list[int]) -> None:
+        self.marker = marker
+        self.evidence_incident_ids = evidence_incident_ids
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.marker, name)
+
+
+def marker_detail(marker: Marker) -> MarkerDetail:
+    return MarkerDetail(marker, evidence_ids(marker.id))
+
+
+def find_markers(
+    user: User,
+    *,
+    now: datetime,
+    status: Iterable[MarkerStatus] | None = None,
+    household_id: int | None = None,
+    team_id: int | None = None,
+    review_due: bool | None = None,
+) -> sa.Select[Marker]:
+    """Markers in reach, filtered, in review order; `review_due`: within REVIEW_NOTICE of review."""
+    query = visible_markers(user)
+    if status:
+        query = query.where(Marker.status.in_(list(status)))
+    if household_id is not None:
+        query = query.where(Marker.household_id == household_id)
+    if team_id is not None:
+        query = query.where(Marker.team_id == team_id)
+    if review_due is True:
+        query = due_for_review(query, now=now)
+    elif review_due is False:
+        query = query.where(sa.not_(Marker.id.in_(due_for_review(sa.select(Marker.id), now=now))))
+    return query.order_by(Marker.review_at, Marker.id)
+
+
 def get_marker(user: User, marker_id: int, *, for_update: bool = False) -> Marker:
     query = visible_markers(user).where(Marker.id == marker_id)
     if for_update:
@@ -92,7 +134,7 @@ def get_marker(user: User, marker_id: int, *, for_update: bool = False) -> Marke
     return marker
 
 
-def due_for_review(query: sa.Select[Marker], *, now: datetime) -> sa.Select[Marker]:
+def due_for_review(query: SelectT, *, now: datetime) -> SelectT:
     return query.where(Marker.status == MarkerStatus.ACTIVE, Marker.review_at <= now + REVIEW_NOTICE)
 
 
@@ -119,36 +161,33 @@ def markers_for_incident(incident_id: int) -> list[int]:
 
 def propose(
     actor: User,
-    incident: Incident,
     *,
+    household_id: int,
+    team_id: int | None,
+    incident_id: int,
     reason: str,
     controls: Iterable[MarkerControl],
     now: datetime,
-    review_at: datetime | None = None,
-    evidence_incident_ids: Iterable[int] = (),
+    review_at: datetime | None,
+    vet_evidence: Callable[[], list[int]],
 ) -> Marker:
-    """Propose a marker on the incident's household; it does nothing until a second person approves."""
-    if not (reach.is_team_manager(actor, incident) or actor.role in (Role.HS_LEAD, Role.ADMIN)):
-        raise Forbidden("Only the reporter's team managers or a health-and-safety lead can propose a marker.")
-    if incident.status == IncidentStatus.DRAFT:
-        raise Conflict("Confirm the incident before proposing a marker.", {"status": [incident.status]})
-    if incident.household_id is None:
-        raise Conflict(
-            "The incident has no address, so there is no household to mark; add the address first.",
-            {"address": ["Required to propose a marker."]},
-        )
+    """Propose a marker on a household from an incident; it does nothing until a second person approves.
+
+    `vet_evidence` returns the ids of the incidents it rests on (the proposing one first), or
+    raises naming the field; it is called after the reason and review date are checked.
+    """
     reason = reason.strip()
     if not reason:
         raise ValidationFailed("A reason is required.", {"reason": ["Give the facts the marker rests on."]})
     review_at = _checked_review_at(review_at or add_months(now, DEFAULT_REVIEW_MONTHS), now=now)
-    evidence = _evidence(actor, incident, evidence_incident_ids)
+    evidence = vet_evidence()
     marker = Marker(
-        household_id=incident.household_id,
+        household_id=household_id,
         status=MarkerStatus.PROPOSED,
         reason=reason,
         controls=_controls(controls),
-        team_id=incident.team_id,
-        incident_id=incident.id,
+        team_id=team_id,
+        incident_id=incident_id,
         proposed_by=actor.id,
         proposed_at=now,
         review_at=review_at,
@@ -167,7 +206,7 @@ def propose(
     }
     timeline.record("marker", marker.id, "proposed", at=now, actor_id=actor.id, reason=reason, **details)
     timeline.record(
-        "incident", incident.id, "marker_proposed", at=now, actor_id=actor.id, marker_id=marker.id
+        "incident", incident_id, "marker_proposed", at=now, actor_id=actor.id, marker_id=marker.id
     )
     timeline.record(
         "household", marker.household_id, "marker_proposed", at=now, actor_id=actor.id, marker_id=marker.id
@@ -222,17 +261,20 @@ def renew(
     actor: User,
     marker: Marker,
     *,
-    incident_id: int,
     now: datetime,
+    vet_incident: Callable[[], int],
     review_at: datetime | None = None,
     note: str | None = None,
 ) -> Marker:
-    """Keep an active marker beyond its review date; only a new incident at the household justifies it."""
+    """Keep an active marker beyond its review date; only a new incident at the household justifies it.
+
+    `vet_incident` returns the id of that incident, or raises naming the field.
+    """
     _require_owner(actor, marker, "renew")
     if marker.status != MarkerStatus.ACTIVE or marker.review_at <= now:
         raise Conflict("Only a marker in force can be renewed; propose a new one instead.")
-    incident = _evidence_incident(actor, incident_id, marker.household_id, field="incident_id")
-    if incident.id in evidence_ids(marker.id):
+    incident_id = vet_incident()
+    if incident_id in evidence_ids(marker.id):
         raise ValidationFailed(
             "That incident is already evidence for this marker.",
             {"incident_id": ["A renewal needs a new incident at the household."]},
@@ -242,7 +284,7 @@ def renew(
     marker.renewed_at = now
     marker.review_notified_at = None
     db.session.add(
-        MarkerEvidence(marker_id=marker.id, incident_id=incident.id, added_at=now, added_by=actor.id)
+        MarkerEvidence(marker_id=marker.id, incident_id=incident_id, added_at=now, added_by=actor.id)
     )
     db.session.flush()
     timeline.record(
@@ -251,7 +293,7 @@ def renew(
         "renewed",
         at=now,
         actor_id=actor.id,
-        incident_id=incident.id,
+        incident_id=incident_id,
         previous_review_at=previous.isoformat(),
         review_at=marker.review_at.isoformat(),
         note=note,
@@ -286,32 +328,6 @@ def _controls(controls: Iterable[MarkerControl]) -> list[str]:
     # Kept in a stable order without repeats, so two markers' controls compare equal.
     chosen = {MarkerControl(c) for c in controls}
     return [c.value for c in MarkerControl if c in chosen]
-
-
-def _evidence(actor: User, incident: Incident, extra_ids: Iterable[int]) -> list[int]:
-    ids = [incident.id]
-    for incident_id in extra_ids:
-        if incident_id not in ids:
-            ids.append(
-                _evidence_incident(
-                    actor, incident_id, incident.household_id, field="evidence_incident_ids"
-                ).id
-            )
-    return ids
-
-
-def _evidence_incident(actor: User, incident_id: int, household_id: int | None, *, field: str) -> Incident:
-    found = db.session.scalar(reach.visible_incidents(actor).where(Incident.id == incident_id))
-    if found is None or found.status == IncidentStatus.DRAFT:
-        raise ValidationFailed(
-            "Unknown incident.", {field: [f"No reported incident {incident_id} in your reach."]}
-        )
-    if found.household_id != household_id:
-        raise ValidationFailed(
-            "Evidence must be about this household.",
-            {field: [f"Incident {incident_id} is at another address."]},
-        )
-    return found
 
 
 def _require_decider(actor: User, marker: Marker, verb: str) -> None:

@@ -1,35 +1,33 @@
 """What the register knows about a household, applied at check-in (warnings and restrictions).
 
-The visits service calls `assess` before a check-in and `link_visit` after it, so that household
-markers are shown and enforced at every check-in without visits knowing how markers work.
+Visits ask the `assess_check_in` hook before a check-in and announce `check_in_accepted` after
+it; `subscribe` answers both with `assess` and `link_visit`, so that household markers are shown
+and enforced at every check-in without visits knowing how markers work.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from safetycheck.accounts.models import User
-from safetycheck.incidents import households
-from safetycheck.incidents import markers as marker_service
-from safetycheck.incidents.enums import MarkerControl
+from safetycheck.households import markers as marker_service
+from safetycheck.households import matching as households
+from safetycheck.households.enums import MarkerControl
+from safetycheck.visits import events as visit_events
+from safetycheck.visits.events import CheckInAccepted, CheckInAssessment, CheckInRequest
 
 
-@dataclass(frozen=True)
-class CheckInAssessment:
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    refusal: str | None = None  # a reason to refuse the check-in (409), e.g. office-only
-    household_id: int | None = None
-    address: str | None = None  # as typed, so that link_visit can create the household
+def subscribe() -> None:
+    visit_events.assess_check_in.answer_with(assess)
+    visit_events.check_in_accepted.subscribe(link_visit)
 
 
-def assess(*, address: str, practitioner: User, companion_id: int | None, now: datetime) -> CheckInAssessment:
+def assess(request: CheckInRequest) -> CheckInAssessment:
     """Warnings and restrictions for a check-in at this address.
 
     Only a household already in the register can carry markers, so nothing is written here:
     a refused check-in must leave no trace but its 409.
     """
+    address, now = request.address, request.now
     household = households.find_household(address)
     if household is None:
         return CheckInAssessment(address=address)
@@ -37,7 +35,7 @@ def assess(*, address: str, practitioner: User, companion_id: int | None, now: d
     warnings = [marker_service.warning(marker) for marker in active]
     return CheckInAssessment(
         warnings=warnings,
-        refusal=_refusal(active, companion_id),
+        refusal=_refusal(active, request.companion_id),
         household_id=household.id,
         address=address,
     )
@@ -60,8 +58,9 @@ def _refusal(active: list[Any], companion_id: int | None) -> str | None:
     return None
 
 
-def link_visit(visit: Any, assessment: CheckInAssessment, *, now: datetime) -> None:
+def link_visit(accepted: CheckInAccepted) -> None:
     """Remember which household the visit was at (for repeat-address statistics)."""
+    visit, assessment, now = accepted.visit, accepted.assessment, accepted.now
     household_id = assessment.household_id
     if household_id is None:
         household = households.household_for(

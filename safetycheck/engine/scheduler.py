@@ -19,7 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 from flask import Flask
 
-from safetycheck.escalation.sweep import run_sweep
+from safetycheck.engine.sweep import run_sweep
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,4 @@ def sweep_command() -> None:
     from flask import current_app
 
     report = run_sweep(current_app._get_current_object())  # type: ignore[attr-defined]
-    click.echo(
-        f"overdue={report.overdue} reminders={report.reminders} steps={report.steps} "
-        f"sent={report.sent} failed={report.failed} tasks={report.tasks} "
-        f"errors={report.errors or 'none'} in {report.duration_ms:.1f} ms"
-    )
+    click.echo(report.summary())

@@ -16,7 +16,7 @@ from safetycheck.accounts.models import User
 from safetycheck.extensions import db
 from safetycheck.incidents.enums import IncidentCategory
 from safetycheck.incidents.models import Incident
-from safetycheck.incidents.summary import Period, _incident_filter, _month, _month_name, _months
+from safetycheck.reporting.summary import Period, _incident_filter, _month, _month_name, _months
 
 
 @dataclass(frozen=True)

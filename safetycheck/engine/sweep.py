@@ -1,0 +1,117 @@
+"""The sweep engine: one cycle over the registered parts, in their declared order.
+
+The engine knows no domain. It owns what every part shares: a transaction per call (commit on
+success, roll back and record the error on failure, so one broken part does not stop the
+others), repeating batched parts while they have a backlog (delivering in between), timing,
+the heartbeat row /readyz reads, and per-part figures. Parts are registered by the package that
+owns them (`safetycheck/engine/parts.py`); they claim their rows with `FOR UPDATE SKIP LOCKED`
+(on SQLite the write lock taken at BEGIN serialises claims instead), so any number of processes
+can sweep at once, and a process killed at any point leaves nothing half-done: what it had not
+committed is done by the next sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import Flask
+
+from safetycheck.engine.models import SweepHeartbeat
+from safetycheck.engine.parts import SweepPart, registered_parts
+from safetycheck.extensions import db
+
+log = logging.getLogger(__name__)
+
+MAX_BATCHES = 50  # per part and sweep: a backlog after an outage drains within a few sweeps
+
+INSTANCE = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class SweepReport:
+    done: dict[str, int] = field(default_factory=dict)  # part name -> how much it did
+    seconds: dict[str, float] = field(default_factory=dict)  # part name -> time it took
+    errors: list[str] = field(default_factory=list)
+    duration_ms: float = 0.0
+
+    def summary(self) -> str:
+        parts = " ".join(f"{name}={count}" for name, count in self.done.items())
+        return f"{parts} errors={self.errors or 'none'} in {self.duration_ms:.1f} ms"
+
+
+# The figures of this process's latest sweep, for /metrics.
+LATEST: dict[str, SweepReport] = {}
+
+
+def run_sweep(app: Flask) -> SweepReport:
+    """One full sweep; each part commits on its own so one failure does not block the texts."""
+    report = SweepReport()
+    started = time.perf_counter()
+    with app.app_context():
+        now: Callable[[], datetime] = app.extensions["safetycheck.clock"].now
+        _beat(now(), completed=False)
+        parts = registered_parts()
+        delivery = [part for part in parts if part.delivers]
+        for part in parts:
+            part_started = time.perf_counter()
+            try:
+                _run_part(part, delivery, now, report)
+            except Exception as exc:  # one broken part must not stop the others
+                db.session.rollback()
+                log.exception("sweep part %s failed", part.name)
+                report.errors.append(f"{part.name}: {type(exc).__name__}")
+            report.seconds[part.name] = (
+                report.seconds.get(part.name, 0.0) + time.perf_counter() - part_started
+            )
+        report.duration_ms = (time.perf_counter() - started) * 1000
+        _beat(now(), completed=True, duration_ms=report.duration_ms, error="; ".join(report.errors) or None)
+    LATEST["sweep"] = report
+    return report
+
+
+def _run_part(
+    part: SweepPart, delivery: list[SweepPart], now: Callable[[], datetime], report: SweepReport
+) -> None:
+    for _ in range(MAX_BATCHES if part.batch else 1):
+        done = part.run(db.session, now())
+        db.session.commit()
+        report.done[part.name] = report.done.get(part.name, 0) + done
+        if part.batch is None or done < part.batch:
+            return
+        # A backlog (after an outage): send what this batch decided before deciding the next,
+        # so the first texts leave in seconds rather than after the whole backlog.
+        for sender in delivery:
+            _run_part(sender, [], now, report)
+
+
+def oldest_due(now: datetime) -> datetime | None:
+    """The oldest deadline any part has let pass without acting on it (None: nothing late)."""
+    due = [part.oldest_due(db.session, now) for part in registered_parts() if part.oldest_due]
+    late = [moment for moment in due if moment is not None]
+    return min(late) if late else None
+
+
+def _beat(
+    now: datetime, *, completed: bool, duration_ms: float | None = None, error: str | None = None
+) -> None:
+    try:
+        beat = db.session.get(SweepHeartbeat, INSTANCE)
+        if beat is None:
+            beat = SweepHeartbeat(instance=INSTANCE, started_at=now)
+            db.session.add(beat)
+        if completed:
+            beat.completed_at = now
+            beat.duration_ms = duration_ms
+            beat.error = error[:300] if error else None
+        else:
+            beat.started_at = now
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("could not write the sweep heartbeat")

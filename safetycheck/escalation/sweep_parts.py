@@ -1,0 +1,150 @@
+"""Escalation's parts of the sweep: advance due alarm steps, and deliver the outbox.
+
+Registered with the engine (`safetycheck/engine/parts.py`): steps run after the visits' deadlines
+and before the other domains' periodic work; delivery runs last, and between the batches of a
+backlog, so the first texts leave in seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from safetycheck.accounts.models import User
+from safetycheck.engine.parts import DELIVERY, ESCALATION, sweep_part
+from safetycheck.escalation import context, gateways, ladder, outbox
+from safetycheck.escalation.context import Escalation
+from safetycheck.escalation.enums import AlarmStatus, OutboxStatus
+from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.extensions import db
+from safetycheck.faults import crash_point
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+SEND_BATCH = 50
+MAX_SEND_BATCHES = 50
+# Twilio refusals that mean the number itself is wrong; 30003 (handset off) only skips for now.
+FLAG_CODES = frozenset(gateways.UNDELIVERABLE_CODES | {30004, 30005, 30006})
+
+
+class RecordingFailed(RuntimeError):
+    """Some texts went but their outcome could not be recorded (each is logged); the rest went on."""
+
+
+def _oldest_due_step(session: Any, now: datetime) -> datetime | None:
+    oldest: datetime | None = session.scalar(
+        sa.select(sa.func.min(Alarm.next_step_at)).where(
+            Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at <= now
+        )
+    )
+    return oldest
+
+
+def _oldest_due_text(session: Any, now: datetime) -> datetime | None:
+    oldest: datetime | None = session.scalar(
+        sa.select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now
+        )
+    )
+    return oldest
+
+
+@sweep_part("escalation.advance_steps", stage=ESCALATION, batch=BATCH, oldest_due=_oldest_due_step)
+def advance_steps(session: Any, now: datetime) -> int:
+    """Open alarms whose next step is due advance one step, texts written in the same transaction."""
+    return advance_due_alarms(context.current(), now)
+
+
+def advance_due_alarms(esc: Escalation, now: datetime) -> int:
+    due = db.session.scalars(
+        sa.select(Alarm)
+        .where(Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at <= now)
+        .order_by(Alarm.next_step_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Alarm)
+    ).all()
+    for alarm in due:
+        ladder.advance_alarm(alarm, rules=esc.rules, now=now, tz=esc.tz)
+    return len(due)
+
+
+@sweep_part("escalation.drain_outbox", stage=DELIVERY, delivers=True, oldest_due=_oldest_due_text)
+def drain(session: Any, now: datetime) -> int:
+    """Send what is due; returns how many texts went."""
+    return drain_outbox(context.current())
+
+
+def drain_outbox(esc: Escalation) -> int:
+    """Send what is due: claim and commit, send outside any transaction, record and commit."""
+    sent = 0
+    unrecorded: list[int] = []
+    recorded_sids: set[str] = set()  # reconciling must not match a text to another's message
+    for _ in range(MAX_SEND_BATCHES):
+        claimed = outbox.claim_batch(now=esc.now(), limit=SEND_BATCH, stale_after=esc.stale_claim)
+        db.session.commit()
+        crash_point("after_claim")
+        for batched in claimed:
+            message = outbox.renew_claim(batched, now=esc.now())
+            db.session.commit()
+            if message is None:
+                continue  # our claim went stale while the batch was sending; another sender has it
+            result = outbox.attempt(
+                esc.gateway,
+                message,
+                status_callback=esc.status_callback,
+                now=esc.now(),
+                taken_sids=recorded_sids,
+            )
+            try:
+                recorded = outbox.record_attempt(message, result, now=esc.now())
+                if recorded is not None and recorded.undeliverable:
+                    _skip_contact(recorded.message, esc)
+                db.session.commit()
+                if recorded is not None and result.sid:
+                    recorded_sids.add(result.sid)
+            except Exception:
+                db.session.rollback()
+                log.exception("could not record the attempt for text %s", message.id)
+                unrecorded.append(message.id)
+                continue
+            if recorded is None:
+                continue  # reclaimed meanwhile, or a reconcile that must look again: nothing done
+            if result.error is None:
+                sent += 1
+            else:
+                log.warning("text %s to %s: %s", message.id, message.to_phone, result.error)
+        if len(claimed) < SEND_BATCH:
+            break
+    if unrecorded:
+        raise RecordingFailed(f"could not record texts {unrecorded}")
+    return sent
+
+
+def apply_delivery_status(esc: Escalation, *, sid: str, status: str, error_code: int | None) -> bool:
+    """A Twilio status callback; returns whether the SID was ours. The caller commits."""
+    recorded = outbox.apply_delivery_status(sid=sid, status=status, error_code=error_code, now=esc.now())
+    if recorded is None:
+        return False
+    if recorded.undeliverable:
+        _skip_contact(recorded.message, esc)
+    return True
+
+
+def _skip_contact(message: OutboxMessage, esc: Escalation) -> None:
+    now = esc.now()
+    if message.recipient_id is not None and (message.error_code in FLAG_CODES):
+        user = db.session.get(User, message.recipient_id)
+        if user is not None and user.phone == message.to_phone and user.phone_undeliverable_at is None:
+            user.phone_undeliverable_at = now
+            user.phone_undeliverable_reason = (
+                f"Twilio error {message.error_code}: {message.error_message or ''}"
+            )[:200]
+            log.error(
+                "phone of user %s is undeliverable (%s); flagged for an admin", user.id, message.error_code
+            )
+    if message.alarm_id is not None:
+        ladder.skip_dead_contact(message.alarm_id, now=now, rules=esc.rules)

@@ -1,0 +1,1 @@
+"""Reading across domains: the incident register and the summary figures."""

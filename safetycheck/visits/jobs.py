@@ -1,0 +1,77 @@
+"""The visits' parts of the sweep: visits past due go overdue, workers near due are reminded.
+
+Visits only change their own rows and announce what happened (`visits/events.py`); escalation,
+subscribed at app start, raises the overdue alarm and writes the reminder text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from safetycheck.accounts.models import User
+from safetycheck.engine.parts import DEADLINES, sweep_part
+from safetycheck.faults import crash_point
+from safetycheck.visits import events
+from safetycheck.visits.enums import VisitStatus
+from safetycheck.visits.models import Visit
+
+BATCH = 100
+
+
+def _oldest_overdue(session: Any, now: datetime) -> datetime | None:
+    oldest: datetime | None = session.scalar(
+        sa.select(sa.func.min(Visit.due_at)).where(Visit.status == VisitStatus.ACTIVE, Visit.due_at <= now)
+    )
+    return oldest
+
+
+@sweep_part("visits.mark_overdue", stage=DEADLINES, order=1, batch=BATCH, oldest_due=_oldest_overdue)
+def mark_overdue_visits(session: Any, now: datetime) -> int:
+    """Active visits past due become overdue, each announced (escalation raises its alarm)."""
+    visits = session.scalars(
+        sa.select(Visit)
+        .where(Visit.status == VisitStatus.ACTIVE, Visit.due_at <= now)
+        .order_by(Visit.due_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Visit)
+    ).all()
+    for visit in visits:
+        visit.status = VisitStatus.OVERDUE
+        practitioner = session.get(User, visit.practitioner_id)
+        assert practitioner is not None
+        events.visit_went_overdue.announce(
+            events.VisitWentOverdue(visit=visit, practitioner=practitioner, now=now)
+        )
+    crash_point("before_overdue_commit")
+    return len(visits)
+
+
+@sweep_part("visits.remind", stage=DEADLINES, order=2, batch=BATCH)
+def send_reminders(session: Any, now: datetime) -> int:
+    """Remind the worker a few minutes before due, once per due time, so a forgotten check-out is caught."""
+    before: timedelta = events.reminder_lead.ask(now)
+    if not before:
+        return 0
+    visits = session.scalars(
+        sa.select(Visit)
+        .where(
+            Visit.status == VisitStatus.ACTIVE,
+            Visit.reminded_at.is_(None),
+            Visit.due_at <= now + before,
+            Visit.due_at > now,
+        )
+        .order_by(Visit.due_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True, of=Visit)
+    ).all()
+    for visit in visits:
+        visit.reminded_at = now
+        if visit.checked_in_at >= visit.due_at - before:
+            continue  # a visit shorter than the reminder window needs no reminder
+        practitioner = session.get(User, visit.practitioner_id)
+        assert practitioner is not None
+        events.reminder_due.announce(events.ReminderDue(visit=visit, practitioner=practitioner, now=now))
+    return len(visits)

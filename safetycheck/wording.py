@@ -1,0 +1,216 @@
+"""The words of every text the service sends, escalation and incidents alike, in one place.
+
+Short, plain, no case details: SMS is not a secure channel. Escalation texts to managers name
+who, where, since when and the last known location, and end with `Reply ACK <code> to take
+charge` (the contract). Texts to the worker never ask for ACK. Incident texts name the reporter,
+the category in plain words, when and where, and say where to act; never the description,
+injuries or case details. Every function takes plain values (the callers read their models), and
+times are shown in the service's zone (`localtime`), as the pages show them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from safetycheck.localtime import local_zone
+
+ACK_SUFFIX = "Reply ACK {code} to take charge"
+
+
+def local_time(moment: datetime, tz: tzinfo) -> str:
+    """`14:05 GMT`: managers read local time, with the zone to avoid doubt around clock changes."""
+    local = moment.astimezone(tz)
+    return local.strftime("%H:%M %Z")
+
+
+def maps_link(lat: float, lon: float) -> str:
+    return f"https://maps.google.com/?q={lat:.5f},{lon:.5f}"
+
+
+def location_phrase(lat: float | None, lon: float | None, at: datetime | None, tz: tzinfo) -> str:
+    if lat is None or lon is None:
+        return "Last location: not shared."
+    when = f" ({local_time(at, tz)})" if at else ""
+    return f"Last location{when}: {maps_link(lat, lon)}"
+
+
+def escalation(
+    *,
+    kind: str,  # an AlarmKind value
+    code: str,
+    practitioner_name: str,
+    practitioner_phone: str,
+    address: str | None,
+    due_at: datetime | None,
+    raised_at: datetime,
+    location: str,
+    message: str | None,
+    repeat: int,
+    tz: tzinfo,
+) -> str:
+    """A ladder step's text to a manager or on-call contact."""
+    where = f"at {address}" if address else "(no visit in progress)"
+    again = f" (reminder {repeat})" if repeat > 0 else ""
+    if kind == "overdue":
+        due = local_time(due_at or raised_at, tz)
+        head = (
+            f"SAFETYCHECK OVERDUE{again}: {practitioner_name} ({practitioner_phone}) has not checked out "
+            f"{where}. Due {due}."
+        )
+    elif kind == "panic":
+        note = f' Message: "{message[:60]}".' if message else ""
+        head = (
+            f"SAFETYCHECK PANIC{again}: {practitioner_name} ({practitioner_phone}) raised a panic alarm "
+            f"{where} at {local_time(raised_at, tz)}.{note}"
+        )
+    elif kind == "duress":
+        head = (
+            f"SAFETYCHECK DURESS{again}: {practitioner_name} ({practitioner_phone}) used the duress PIN "
+            f"{where} at {local_time(raised_at, tz)}. They may be under threat: do not reveal the alarm "
+            "to anyone who answers their phone."
+        )
+    else:
+        # Where, but never what happened: the description stays off SMS, not a secure channel.
+        where = f"at {address}" if address else "(address not given)"
+        head = (
+            f"SAFETYCHECK INCIDENT{again}: a serious incident {where} reported by {practitioner_name} "
+            f"({practitioner_phone}) at {local_time(raised_at, tz)} has not been acknowledged."
+        )
+    return f"{head} {location} {ACK_SUFFIX.format(code=code)}"
+
+
+def overdue_to_practitioner(
+    *,
+    address: str,
+    due_at: datetime,
+    managers_at: datetime | None,
+    tz: tzinfo,
+    managers_alerted: bool = False,
+) -> str:
+    then = f" Your managers are alerted at {local_time(managers_at, tz)}." if managers_at else ""
+    if managers_alerted:
+        then = " Your managers have been alerted."
+    return (
+        f"SafetyCheck: your visit at {_short(address)} was due to end at {local_time(due_at, tz)}.{then} "
+        "Reply OK if you are safe and have left, or EXT 30 to extend by 30 minutes."
+    )
+
+
+def reminder(*, address: str, due_at: datetime, tz: tzinfo) -> str:
+    return (
+        f"SafetyCheck: your visit at {_short(address)} is due to end at {local_time(due_at, tz)}. "
+        "Reply OK when you leave, or EXT 15 to extend by 15 minutes."
+    )
+
+
+_VIA = {"sms": "by text", "api": "in the app", "web": "on the board", "incident": "on the incident"}
+
+
+def taken_charge(*, code: str, practitioner_name: str, by_name: str, via: str) -> str:
+    return (
+        f"SafetyCheck: {by_name} has taken charge of alert {code} for {practitioner_name} "
+        f"({_VIA.get(via, via)}). No action needed from you."
+    )
+
+
+def stand_down(*, code: str, practitioner_name: str, reason: str) -> str:
+    return f"SafetyCheck STAND DOWN: alert {code} for {practitioner_name}: {reason} No further action needed."
+
+
+def _short(address: str, limit: int = 60) -> str:
+    return address if len(address) <= limit else address[: limit - 1] + "…"
+
+
+# Incidents ------------------------------------------------------------------------------------
+
+ACT_IN_APP = "in SafetyCheck (app or web)"
+
+STEP_WORDS = {
+    "draft": "is a draft waiting for you to confirm it",
+    "reported": "is waiting to be acknowledged",
+    "acknowledged": "is waiting for triage",
+    "triaged": "is waiting for its investigation to start",
+    "under_investigation": "is waiting for its investigation to finish",
+    "actions_open": "has actions waiting",
+    "hs_review": "is waiting for health-and-safety review",
+    "information_required": "has a question waiting for your answer",
+}
+
+SUPPORT_WORDS = {
+    "welfare_check": "welfare check",
+    "follow_up_2w": "two-week follow-up",
+    "follow_up_6w": "six-week follow-up",
+}
+
+
+def when(moment: datetime) -> str:
+    """ "14:05 GMT Mon 2 Mar": managers read local time, with the zone around clock changes."""
+    local = moment.astimezone(local_zone())
+    return f"{local:%H:%M %Z} {local:%a} {local.day} {local:%b}"
+
+
+def short_place(text: str | None, limit: int = 60) -> str:
+    if not text:
+        return "address not given"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def incident_reported(
+    *,
+    incident_id: int,
+    reporter_name: str,
+    what: str,
+    occurred_at: datetime,
+    where: str | None,
+    serious: bool,
+) -> str:
+    head = "SafetyCheck SERIOUS INCIDENT" if serious else "SafetyCheck incident"
+    return (
+        f"{head}: {reporter_name} reported {what} at {when(occurred_at)}, "
+        f"{short_place(where)}. Please contact them and acknowledge incident {incident_id} "
+        f"{ACT_IN_APP}."
+    )
+
+
+def incident_step_overdue(
+    *, incident_id: int, what: str, reporter_name: str, status: str, due_at: datetime
+) -> str:
+    return (
+        f"SafetyCheck reminder: incident {incident_id} ({what} reported by "
+        f"{reporter_name}) {STEP_WORDS.get(status, 'is waiting')}; the target was "
+        f"{when(due_at)}. Please act on it {ACT_IN_APP}."
+    )
+
+
+def incident_action_overdue(*, action_id: int, incident_id: int, due_at: datetime) -> str:
+    return (
+        f"SafetyCheck reminder: your action {action_id} on incident {incident_id} was due at "
+        f"{when(due_at)}. Please complete or update it {ACT_IN_APP}."
+    )
+
+
+def incident_support_overdue(*, item: str, reporter_name: str, incident_id: int, due_at: datetime) -> str:
+    return (
+        f"SafetyCheck reminder: the {SUPPORT_WORDS[item]} for {reporter_name} after incident "
+        f"{incident_id} was due at {when(due_at)}. Please contact them and record it {ACT_IN_APP}."
+    )
+
+
+def incident_question(*, incident_id: int) -> str:
+    return (
+        f"SafetyCheck: there is a question about your incident report {incident_id}. "
+        f"Please answer it {ACT_IN_APP}."
+    )
+
+
+def incident_feedback(*, incident_id: int) -> str:
+    return f"SafetyCheck: there is feedback on your incident report {incident_id}. Read it {ACT_IN_APP}."
+
+
+def marker_review_due(*, marker_id: int, postcode: str | None, review_at: datetime) -> str:
+    where = postcode or "no postcode"
+    return (
+        f"SafetyCheck: household marker {marker_id} ({where}) is due for review by "
+        f"{when(review_at)}. Renew it with a new incident, or it expires then. Review it {ACT_IN_APP}."
+    )
