@@ -9,15 +9,12 @@ static route; see docs/web.md for how to add one.
 from __future__ import annotations
 
 from flask import Blueprint, Flask
-from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
-
-csrf = CSRFProtect()
 
 
 def init_app(app: Flask) -> None:
     """Register the pages, their templates, CSRF, error pages and security headers."""
-    from safetycheck.web import assets, errors, filters, home, security
+    from safetycheck.web import assets, errors, filters, security
     from safetycheck.web.admin.routes import bp as admin_bp
     from safetycheck.web.app import queue as _app_queue  # noqa: F401  (its routes join the app blueprint)
     from safetycheck.web.app.routes import bp as app_bp
@@ -30,7 +27,7 @@ def init_app(app: Flask) -> None:
 
     # GOV.UK macros are imported as "govuk_frontend_jinja/components/<name>/macro.html"; the
     # blueprints' own templates are found as usual.
-    app.jinja_loader = ChoiceLoader(  # type: ignore[assignment]
+    app.jinja_loader = ChoiceLoader(
         [PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")})]
     )
     app.jinja_env.add_extension("jinja2.ext.do")  # {% do list.append(...) %} in macros/forms.html
@@ -39,7 +36,7 @@ def init_app(app: Flask) -> None:
     # bearer tokens, which a browser never sends by itself, and Twilio signs its webhooks.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
-    csrf.init_app(app)
+    security.csrf.init_app(app)
 
     web = Blueprint("web", __name__, template_folder="templates")
     web.before_request(security.protect_from_csrf)
@@ -55,7 +52,6 @@ def init_app(app: Flask) -> None:
     web.register_blueprint(app_bp, url_prefix="/app")
     app.register_blueprint(web)
 
-    home.add_placeholders(app)
     filters.init_app(app)
     security.init_app(app)
     errors.init_app(app)

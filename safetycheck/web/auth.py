@@ -37,7 +37,7 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User, WebSession
 from safetycheck.accounts.setup import session_rules, signin_rules
 from safetycheck.extensions import db
-from safetycheck.web.filters import local_time
+from safetycheck.localtime import local_zone
 from safetycheck.web.home import home_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,7 +48,8 @@ SESSION_KEY = "sid"
 
 
 def now() -> datetime:
-    return current_app.extensions["safetycheck.clock"].now()
+    moment: datetime = current_app.extensions["safetycheck.clock"].now()
+    return moment
 
 
 # --- the signed-in user ----------------------------------------------------------------------
@@ -98,12 +99,14 @@ def current_web_user() -> User | None:
     (error pages for URLs no page matched)."""
     if "web_user" not in g:
         _load()
-    return g.web_user
+    user: User | None = g.web_user
+    return user
 
 
 def current_web_session() -> WebSession | None:
     current_web_user()
-    return g.web_session
+    session: WebSession | None = g.web_session
+    return session
 
 
 def web_login_required(*roles: Role) -> Callable[[F], F]:
@@ -221,8 +224,9 @@ def login() -> Any:
 def _locked_message(until: datetime, moment: datetime) -> str:
     minutes = max(1, round((until - moment).total_seconds() / 60))
     wait = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    after = until.astimezone(local_zone())
     return (
-        f"Too many failed sign-ins for this email address. Try again after {local_time(until)} "
+        f"Too many failed sign-ins for this email address. Try again after {after:%H:%M} "
         f"(in about {wait}), or ask an admin to unlock it."
     )
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from safetycheck.accounts.enums import Role
+from safetycheck.localtime import local_zone
+from safetycheck.web.assets import asset_url
+from safetycheck.web.auth import current_web_user
 
 ROLE_LABELS = {
     Role.PRACTITIONER: "Practitioner",
@@ -42,15 +44,14 @@ def local_time(moment: datetime | None, fmt: str = "%H:%M") -> str:
     """A UTC time in the service's zone (SAFETYCHECK_DISPLAY_TIMEZONE), as texts show it."""
     if moment is None:
         return ""
-    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
-    return moment.astimezone(zone).strftime(fmt)
+    return moment.astimezone(local_zone()).strftime(fmt)
 
 
 def local_datetime(moment: datetime | None) -> str:
     """Day, month, year and local time with the zone: 2 Mar 2026, 09:00 GMT."""
     if moment is None:
         return ""
-    local = moment.astimezone(ZoneInfo(current_app.config["DISPLAY_TIMEZONE"]))
+    local = moment.astimezone(local_zone())
     return f"{local.day} {local.strftime('%b %Y, %H:%M %Z')}"
 
 
@@ -99,9 +100,6 @@ def _served(adapter: object, path: str) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    from safetycheck.web.assets import asset_url
-    from safetycheck.web.auth import current_web_user
-
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
     app.add_template_filter(human_duration)

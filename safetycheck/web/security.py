@@ -11,8 +11,9 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, Response, g, request
+from flask_wtf.csrf import CSRFProtect
 
-from safetycheck.web import csrf
+csrf = CSRFProtect()  # checked in `protect_from_csrf`, for the pages only
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Swagger UI (flask-smorest's /docs) ships inline scripts; it keeps its own rules.
