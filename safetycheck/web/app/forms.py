@@ -45,8 +45,8 @@ class CheckInForm(_LocationFields, FlaskForm):
     share_location = BooleanField("Share my location with my managers during this visit")
     confirmed = HiddenField()  # set on the second step, once the warnings were shown
 
-    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def,override]
-        ok = super().validate(extra_validators)
+    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+        ok = bool(super().validate(extra_validators))
         if ok and (self.minutes.data is None) == (not self.expected_end.data):
             message = "Enter the minutes you expect to stay, or the time you expect to leave (not both)"
             self.minutes.errors = [*self.minutes.errors, message]
@@ -63,7 +63,8 @@ class ExtendForm(FlaskForm):
     def chosen_minutes(self) -> int | None:
         if self.quick.data and self.quick.data.isdigit():
             return int(self.quick.data)
-        return self.minutes.data
+        minutes: int | None = self.minutes.data
+        return minutes
 
 
 class CheckOutForm(FlaskForm):

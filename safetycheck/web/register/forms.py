@@ -127,7 +127,7 @@ class PeriodForm(Form):
         if start and end and end <= start:
             self.occurred_to.errors = [*self.occurred_to.errors, "To must be after From"]
             valid = False
-        return valid
+        return bool(valid)
 
     def period_filters(self) -> dict[str, Any]:
         return {
