@@ -8,6 +8,7 @@ import re
 import pytest
 from flask import Flask
 
+from safetycheck.paths import PACKAGE_DIR
 from safetycheck.web.assets import file_hash
 from tests.assertions import assert_error
 
@@ -138,3 +139,17 @@ def test_the_navigation_offers_every_page_the_role_may_open(web_as, org, who, li
     assert re.findall(r'class="govuk-service-navigation__link" href="([^"]+)"', nav.group(0)) == links
     for link in links:
         assert client.get(link).status_code == 200, link
+
+
+def test_every_stylesheet_of_ours_has_balanced_braces() -> None:
+    """A rule left open swallows every rule after it (a merge once dropped one closing brace)."""
+    sheets = sorted((PACKAGE_DIR / "web" / "static" / "css").glob("*.css"))
+    assert sheets
+    for sheet in sheets:
+        text = re.sub(r"/\*.*?\*/", "", sheet.read_text(), flags=re.S)
+        text = re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'', '""', text)
+        depth = 0
+        for char in text:
+            depth += {"{": 1, "}": -1}.get(char, 0)
+            assert depth >= 0, f"{sheet.name}: a closing brace without its rule"
+        assert depth == 0, f"{sheet.name}: {depth} rule(s) left open"
