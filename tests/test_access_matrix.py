@@ -365,7 +365,8 @@ def world(app: Flask, org: factories.Org, clock: Any, as_user: Any) -> World:
         "incident": incident_id,
         "marker": marker.get_json()["id"],
         "household": boss.get(url).get_json()["household_id"],
-        "action": action.get_json()["id"],
+        # adding an action answers with the incident; the action is its last
+        "action": action.get_json()["actions"][-1]["id"],
         "user": target.id,
         "manager": org.manager.id,
     }
