@@ -243,3 +243,32 @@ def demo_org(live_server: LiveServer) -> dict[str, Any]:
             s.refresh(person)
         s.expunge_all()
     return {person.email.split("@")[0]: person for person in people}
+
+
+@pytest.fixture
+def live_twilio(live_server: LiveServer) -> Iterator[Any]:
+    """The live server sends its texts through the real twilio SDK to a fake Twilio."""
+    from safetycheck.escalation.gateways import TwilioSms
+    from tests.conftest import TWILIO_SETTINGS
+    from tests.fake_twilio import FakeTwilio
+
+    app = live_server.app
+    previous = app.extensions["safetycheck.sms"]
+    with FakeTwilio(
+        TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
+        TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
+        clock=live_server.clock.now,
+    ) as fake:
+        gateway = TwilioSms(
+            account_sid=TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
+            auth_token=TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
+            from_number=TWILIO_SETTINGS["TWILIO_FROM_NUMBER"],
+            base_url=fake.base_url,
+            timeout=2.0,
+        )
+        app.extensions["safetycheck.sms"] = gateway
+        try:
+            yield fake
+        finally:
+            app.extensions["safetycheck.sms"] = previous
+            gateway.close()

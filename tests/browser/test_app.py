@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from safetycheck.timeline.models import TimelineEntry
 from safetycheck.visits.enums import VisitStatus
 from safetycheck.visits.models import Visit
 from tests.browser.conftest import screenshot, sign_in
-from tests.conftest import TWILIO_SETTINGS
 from tests.web.app_markers import MARKED, REASON, mark_household
 
 pytestmark = pytest.mark.browser
@@ -123,34 +121,6 @@ def test_a_check_out_made_offline_is_queued_then_delivered_once(phone_page, live
     assert alarms(live_server) == []
 
 
-@pytest.fixture
-def fake_twilio(live_server: Any) -> Iterator[Any]:
-    """The live server sends through the real twilio SDK to a fake Twilio."""
-    from safetycheck.escalation.gateways import TwilioSms
-    from tests.fake_twilio import FakeTwilio
-
-    app = live_server.app
-    previous = app.extensions["safetycheck.sms"]
-    with FakeTwilio(
-        TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
-        TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
-        clock=live_server.clock.now,
-    ) as fake:
-        gateway = TwilioSms(
-            account_sid=TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
-            auth_token=TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
-            from_number=TWILIO_SETTINGS["TWILIO_FROM_NUMBER"],
-            base_url=fake.base_url,
-            timeout=2.0,
-        )
-        app.extensions["safetycheck.sms"] = gateway
-        try:
-            yield fake
-        finally:
-            app.extensions["safetycheck.sms"] = previous
-            gateway.close()
-
-
 def after_check_out(page: Any) -> str:
     """The page as the person sees it after checking out, less what differs on every render."""
     html = page.content()
@@ -161,7 +131,7 @@ def after_check_out(page: Any) -> str:
 
 
 def test_a_duress_check_out_looks_like_any_other_and_the_manager_is_texted(
-    phone_page, live_server, live_org, fake_twilio
+    phone_page, live_server, live_org, live_twilio
 ) -> None:
     page = phone_page
     sign_in(page, live_org.practitioner)
@@ -176,11 +146,11 @@ def test_a_duress_check_out_looks_like_any_other_and_the_manager_is_texted(
     assert [kind for kind, _ in alarms(live_server)] == [AlarmKind.DURESS]
 
     live_server.sweep()
-    to_manager = [m.body for m in fake_twilio.messages if m.to == live_org.manager.phone]
+    to_manager = [m.body for m in live_twilio.messages if m.to == live_org.manager.phone]
     assert len(to_manager) == 1
     assert "Priya Practitioner" in to_manager[0]
     assert "Reply ACK" in to_manager[0]
-    assert [m for m in fake_twilio.messages if m.to == live_org.practitioner.phone] == []
+    assert [m for m in live_twilio.messages if m.to == live_org.practitioner.phone] == []
 
 
 def eventually(check: Any, seconds: float = 8.0) -> None:

@@ -6,7 +6,6 @@ board-alarm.png."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,39 +16,12 @@ from playwright.sync_api import expect
 from safetycheck.accounts.models import User
 from safetycheck.cli import DEMO_PASSWORD
 from safetycheck.escalation.enums import AlarmStatus
-from safetycheck.escalation.gateways import TwilioSms
 from safetycheck.escalation.models import Alarm
 from safetycheck.visits import service as visit_service
 from tests.browser.conftest import LiveServer, screenshot, sign_in
-from tests.conftest import TWILIO_SETTINGS
 from tests.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def live_twilio(live_server: LiveServer) -> Iterator[FakeTwilio]:
-    """The live server sends its texts through the real twilio SDK to a fake Twilio."""
-    app = live_server.app
-    previous = app.extensions["safetycheck.sms"]
-    with FakeTwilio(
-        TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
-        TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
-        clock=live_server.clock.now,
-    ) as fake:
-        gateway = TwilioSms(
-            account_sid=TWILIO_SETTINGS["TWILIO_ACCOUNT_SID"],
-            auth_token=TWILIO_SETTINGS["TWILIO_AUTH_TOKEN"],
-            from_number=TWILIO_SETTINGS["TWILIO_FROM_NUMBER"],
-            base_url=fake.base_url,
-            timeout=2.0,
-        )
-        app.extensions["safetycheck.sms"] = gateway
-        try:
-            yield fake
-        finally:
-            app.extensions["safetycheck.sms"] = previous
-            gateway.close()
 
 
 def check_in(
