@@ -249,7 +249,10 @@ def call_script(
             f"The visit was due to end at {local_time(due_at or raised_at, tz)}."
         )
     elif kind == "panic":
-        head = f"SafetyCheck panic alarm. {practitioner_name} raised a panic alarm {where} at {local_time(raised_at, tz)}."
+        head = (
+            f"SafetyCheck panic alarm. {practitioner_name} raised a panic alarm {where} "
+            f"at {local_time(raised_at, tz)}."
+        )
     elif kind == "duress":
         head = (
             f"SafetyCheck duress alarm. {practitioner_name} used the duress PIN {where} at "
@@ -266,7 +269,9 @@ def call_script(
         location = "Their last location was not shared."
     else:
         when = f" at {local_time(located_at, tz)}" if located_at else ""
-        location = f"Last location{when}: latitude {lat:.4f}, longitude {lon:.4f}; the map link is in your text."
+        location = (
+            f"Last location{when}: latitude {lat:.4f}, longitude {lon:.4f}; the map link is in your text."
+        )
     spelt = " ".join(code)
     return f"{head} Their phone: {_spoken_phone(practitioner_phone)}. {location} Alert code {spelt}."
 

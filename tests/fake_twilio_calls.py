@@ -131,7 +131,14 @@ class CallsMixin:
 
     # -- the REST side -----------------------------------------------------------------------
 
-    def _handle_calls(self, handler: Any, method: str, match: re.Match[str], params: dict[str, str], form: dict[str, list[str]]) -> None:
+    def _handle_calls(
+        self,
+        handler: Any,
+        method: str,
+        match: re.Match[str],
+        params: dict[str, str],
+        form: dict[str, list[str]],
+    ) -> None:
         from tests.fake_twilio import _error
 
         if match["account"] != self.account_sid:
@@ -216,7 +223,9 @@ class CallsMixin:
 
     # -- the phone side ----------------------------------------------------------------------
 
-    def answer_call(self, sid: str, how: str = "answer", press: str | None = None, duration: int = 25) -> CallPlay:
+    def answer_call(
+        self, sid: str, how: str = "answer", press: str | None = None, duration: int = 25
+    ) -> CallPlay:
         """Play the call: `how` is one of HOW; `press` a key to press at the Gather (with answer)."""
         if how not in HOW:
             raise ValueError(f"how must be one of {HOW}")
@@ -238,7 +247,9 @@ class CallsMixin:
         twiml = self._post(call, play, call.url, {"CallStatus": "in-progress"})
         action = _gather_action(twiml)
         if how == "answer" and press is not None and action is not None:
-            self._post(call, play, action, {"CallStatus": "in-progress", "Digits": press, "FinishedOnKey": ""})
+            self._post(
+                call, play, action, {"CallStatus": "in-progress", "Digits": press, "FinishedOnKey": ""}
+            )
         self._set(call, status="completed", duration=duration)
         self._event(call, play, "completed", "completed")
         return play

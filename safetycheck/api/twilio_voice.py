@@ -37,7 +37,9 @@ def _twiml(reply: calls.CallReply, call_id: int) -> Response:
         )
         after = f"<Say {SAY}>{escape(reply.after_gather)}</Say>" if reply.after_gather else ""
         inner = f"{gather}{after}<Hangup/>"
-    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>', mimetype="text/xml")
+    return Response(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>', mimetype="text/xml"
+    )
 
 
 def _empty() -> Response:

@@ -122,7 +122,9 @@ def _alarms_no_longer_open(alarm_ids: set[int]) -> set[int]:
     if not alarm_ids:
         return set()
     return set(
-        db.session.scalars(sa.select(Alarm.id).where(Alarm.id.in_(alarm_ids), Alarm.status != AlarmStatus.OPEN))
+        db.session.scalars(
+            sa.select(Alarm.id).where(Alarm.id.in_(alarm_ids), Alarm.status != AlarmStatus.OPEN)
+        )
     )
 
 
@@ -186,7 +188,11 @@ def attempt(
                     return CallAttempt(sid=record.sid, provider_status=record.status, reconciled=True)
         crash_point("before_call")
         placed = gateway.place(
-            to=claimed.to_phone, url=url, status_callback=status_callback, script=claimed.script, ring_seconds=ring_seconds
+            to=claimed.to_phone,
+            url=url,
+            status_callback=status_callback,
+            script=claimed.script,
+            ring_seconds=ring_seconds,
         )
         crash_point("after_call")
         return CallAttempt(sid=placed.sid, provider_status=placed.status)
@@ -250,7 +256,9 @@ def record_attempt(claimed: ClaimedCall, result: CallAttempt, *, now: datetime) 
 def _may_adopt(call: CallOutboxRow, sid: str) -> bool:
     """A call found in the list is this one's only if no other row owns it and no other call to
     the same number is being placed for the first time (that one may be the call found)."""
-    if db.session.scalar(sa.select(CallOutboxRow.id).where(CallOutboxRow.sid == sid, CallOutboxRow.id != call.id)):
+    if db.session.scalar(
+        sa.select(CallOutboxRow.id).where(CallOutboxRow.sid == sid, CallOutboxRow.id != call.id)
+    ):
         return False
     in_flight = db.session.scalar(
         sa.select(CallOutboxRow.id)
@@ -287,5 +295,7 @@ def cancel_pending_for_alarm(alarm_id: int) -> int:
 def calls_of(alarm_id: int) -> list[CallOutboxRow]:
     """Every call decided for an alarm, oldest first (for its page and the register)."""
     return list(
-        db.session.scalars(sa.select(CallOutboxRow).where(CallOutboxRow.alarm_id == alarm_id).order_by(CallOutboxRow.id))
+        db.session.scalars(
+            sa.select(CallOutboxRow).where(CallOutboxRow.alarm_id == alarm_id).order_by(CallOutboxRow.id)
+        )
     )

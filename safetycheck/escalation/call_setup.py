@@ -21,7 +21,9 @@ def init_app(app: Flask) -> None:
     voice = voice_gateways.build_voice_gateway(app.config, sms)
     if calls_somebody and voice.name == "twilio" and not app.config.get("PUBLIC_URL"):
         # Twilio fetches what a call says from us: it needs the address it can reach us at.
-        raise ConfigError("the escalation policy has call steps: SAFETYCHECK_PUBLIC_URL is required with Twilio")
+        raise ConfigError(
+            "the escalation policy has call steps: SAFETYCHECK_PUBLIC_URL is required with Twilio"
+        )
     app.extensions["safetycheck.voice"] = voice
     ops.add_metrics_source(app, _metrics)
     app.cli.add_command(call_simulate.call_answer)

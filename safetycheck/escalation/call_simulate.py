@@ -51,7 +51,11 @@ def call_answer(phone: str, key: str | None, outcome: str | None, url: str | Non
         raise click.BadParameter(str(exc), param_hint="PHONE") from exc
     call = db.session.scalar(
         sa.select(CallOutboxRow)
-        .where(CallOutboxRow.to_phone == number, CallOutboxRow.status == OutboxStatus.SENT, CallOutboxRow.ended_at.is_(None))
+        .where(
+            CallOutboxRow.to_phone == number,
+            CallOutboxRow.status == OutboxStatus.SENT,
+            CallOutboxRow.ended_at.is_(None),
+        )
         .order_by(CallOutboxRow.id.desc())
         .limit(1)
     )

@@ -80,7 +80,9 @@ def _restricted(alarm: Alarm) -> bool:
 # --- deciding: the ladder's hook --------------------------------------------------------------
 
 
-def place_for_step(alarm: Alarm, step: policy.Advance, *, visit: Visit | None, now: datetime, tz: tzinfo) -> int:
+def place_for_step(
+    alarm: Alarm, step: policy.Advance, *, visit: Visit | None, now: datetime, tz: tzinfo
+) -> int:
     """Queue the calls of a step being decided; returns how many can be placed (reachable)."""
     if not step.call:
         return 0
@@ -254,7 +256,9 @@ def _ours(call: CallOutboxRow, call_sid: str | None) -> bool:
     return call.sid is None or not call_sid or call.sid == call_sid
 
 
-def answer(call_id: int, *, call_sid: str | None, answered_by: str | None, now: datetime, tz: tzinfo) -> CallReply | None:
+def answer(
+    call_id: int, *, call_sid: str | None, answered_by: str | None, now: datetime, tz: tzinfo
+) -> CallReply | None:
     """Twilio asks what to say on an answered call; None if no such call (404)."""
     call = _locked(call_id)
     if call is None:
@@ -267,20 +271,32 @@ def answer(call_id: int, *, call_sid: str | None, answered_by: str | None, now: 
         if _ours(call, call_sid) and call.outcome is None:
             call.outcome = CallOutcome.VOICEMAIL
             timeline.record(
-                "alarm", alarm.id, "call_answered", at=now, restricted=_restricted(alarm), call_id=call.id,
+                "alarm",
+                alarm.id,
+                "call_answered",
+                at=now,
+                restricted=_restricted(alarm),
+                call_id=call.id,
                 answered_by=call.answered_by,
             )
         return CallReply(say=(wording.call_voicemail(),))
     if _ours(call, call_sid) and call.answered_at is None:
         call.answered_at = now
         timeline.record(
-            "alarm", alarm.id, "call_answered", at=now, restricted=_restricted(alarm), call_id=call.id,
+            "alarm",
+            alarm.id,
+            "call_answered",
+            at=now,
+            restricted=_restricted(alarm),
+            call_id=call.id,
             answered_by=answered_by or "human",
         )
     over = _over(alarm, tz)
     if over is not None:
         return over
-    return CallReply(say=(call.script,), gather=wording.CALL_PRESS_ONE, after_gather=wording.call_no_keypress())
+    return CallReply(
+        say=(call.script,), gather=wording.CALL_PRESS_ONE, after_gather=wording.call_no_keypress()
+    )
 
 
 def keypress(
@@ -311,7 +327,9 @@ def keypress(
         if over is not None:
             return over
         return CallReply(
-            say=(wording.call_wrong_key(),), gather=wording.CALL_PRESS_ONE, after_gather=wording.call_no_keypress()
+            say=(wording.call_wrong_key(),),
+            gather=wording.CALL_PRESS_ONE,
+            after_gather=wording.call_no_keypress(),
         )
     recipient = db.session.get(User, call.recipient_id) if call.recipient_id else None
     if recipient is None or alarm.status == AlarmStatus.RESOLVED:
@@ -326,7 +344,9 @@ def keypress(
     if not result.first:
         return _over(taken, tz) or CallReply(say=(wording.call_alarm_over(),))
     worker = taken.practitioner
-    return CallReply(say=(wording.call_taken_charge(practitioner_name=worker.name, practitioner_phone=worker.phone),))
+    return CallReply(
+        say=(wording.call_taken_charge(practitioner_name=worker.name, practitioner_phone=worker.phone),)
+    )
 
 
 def _over(alarm: Alarm, tz: tzinfo) -> CallReply | None:
@@ -336,7 +356,11 @@ def _over(alarm: Alarm, tz: tzinfo) -> CallReply | None:
     if alarm.status == AlarmStatus.ACKNOWLEDGED and alarm.acknowledged_by and alarm.acknowledged_at:
         by = db.session.get(User, alarm.acknowledged_by)
         return CallReply(
-            say=(wording.call_already_taken(by_name=by.name if by else "Someone", at=alarm.acknowledged_at, tz=tz),)
+            say=(
+                wording.call_already_taken(
+                    by_name=by.name if by else "Someone", at=alarm.acknowledged_at, tz=tz
+                ),
+            )
         )
     return CallReply(say=(wording.call_alarm_over(),))
 
@@ -366,11 +390,18 @@ def apply_call_status(
         call.answered_by = answered_by[:30]
     if status == "ringing" and call.ringing_at is None:
         call.ringing_at = now
-        timeline.record("alarm", alarm.id, "call_ringing", at=now, restricted=_restricted(alarm), call_id=call.id)
+        timeline.record(
+            "alarm", alarm.id, "call_ringing", at=now, restricted=_restricted(alarm), call_id=call.id
+        )
     elif status in ("in-progress", "answered") and call.answered_at is None:
         call.answered_at = now
         timeline.record(
-            "alarm", alarm.id, "call_answered", at=now, restricted=_restricted(alarm), call_id=call.id,
+            "alarm",
+            alarm.id,
+            "call_answered",
+            at=now,
+            restricted=_restricted(alarm),
+            call_id=call.id,
             answered_by=call.answered_by or "human",
         )
     elif status in FINAL_STATUSES and call.ended_at is None:

@@ -61,7 +61,9 @@ class VoiceGateway(Protocol):
 
     name: str
 
-    def place(self, *, to: str, url: str, status_callback: str | None, script: str, ring_seconds: int) -> PlacedCall:
+    def place(
+        self, *, to: str, url: str, status_callback: str | None, script: str, ring_seconds: int
+    ) -> PlacedCall:
         """Start one call (Twilio fetches `url` for what to say) or raise an `SmsError` subclass."""
         ...
 
@@ -93,7 +95,9 @@ class ConsoleVoice:
         self._lock = threading.Lock()
         self.calls: list[ConsoleCall] = []
 
-    def place(self, *, to: str, url: str, status_callback: str | None, script: str, ring_seconds: int) -> PlacedCall:
+    def place(
+        self, *, to: str, url: str, status_callback: str | None, script: str, ring_seconds: int
+    ) -> PlacedCall:
         """Print the script as a readable block and remember the call."""
         call = ConsoleCall("CA" + secrets.token_hex(16), to, script, url, status_callback, self._clock())
         stream = self._stream if self._stream is not None else sys.stdout
@@ -127,7 +131,9 @@ class TwilioVoice:
         self.client = sms.client
         self.from_number = sms.from_number
 
-    def place(self, *, to: str, url: str, status_callback: str | None, script: str, ring_seconds: int) -> PlacedCall:
+    def place(
+        self, *, to: str, url: str, status_callback: str | None, script: str, ring_seconds: int
+    ) -> PlacedCall:
         """Create the call with answering-machine detection; raise like `TwilioSms.send`."""
         extra: dict[str, Any] = {}
         if status_callback:

@@ -72,7 +72,9 @@ def phone_line(app: Flask, fake_twilio: Any, call_policy: policy.Policy) -> Iter
 def call_rows(app: Flask, alarm_id: int) -> list[CallOutboxRow]:
     with h.session(app) as s:
         rows = list(
-            s.scalars(sa.select(CallOutboxRow).where(CallOutboxRow.alarm_id == alarm_id).order_by(CallOutboxRow.id))
+            s.scalars(
+                sa.select(CallOutboxRow).where(CallOutboxRow.alarm_id == alarm_id).order_by(CallOutboxRow.id)
+            )
         )
         s.expunge_all()
         return rows
@@ -94,7 +96,9 @@ def events(app: Flask, alarm_id: int) -> list[str]:
     return [e.event for e in h.timeline(app, "alarm", alarm_id)]
 
 
-def test_the_call_reads_the_alarm_out_and_pressing_1_takes_charge(app, org, as_user, clock, sweep, phone_line) -> None:
+def test_the_call_reads_the_alarm_out_and_pressing_1_takes_charge(
+    app, org, as_user, clock, sweep, phone_line
+) -> None:
     alarm, rows = overdue(app, org, as_user, clock, sweep)
     manager_call = next(r for r in rows if r.recipient_id == org.manager.id)
     [placed] = [c for c in phone_line.calls if c.sid == manager_call.sid]
@@ -107,8 +111,10 @@ def test_the_call_reads_the_alarm_out_and_pressing_1_takes_charge(app, org, as_u
 
     assert set(play.statuses()) == {200}
     heard = play.said()
-    assert "Priya Practitioner" in heard and "14 Acacia Avenue" in heard
-    assert "latitude 53.8123" in heard and "Press 1 to take charge" in heard
+    assert "Priya Practitioner" in heard
+    assert "14 Acacia Avenue" in heard
+    assert "latitude 53.8123" in heard
+    assert "Press 1 to take charge" in heard
     assert '<Gather numDigits="1"' in heard
     assert "You have taken charge" in heard
     after = h.alarm(app, alarm.id)
@@ -117,9 +123,19 @@ def test_the_call_reads_the_alarm_out_and_pressing_1_takes_charge(app, org, as_u
     [row] = [r for r in call_rows(app, alarm.id) if r.id == manager_call.id]
     assert row.outcome == CallOutcome.ACKNOWLEDGED
     assert (row.answered_by, row.digits, row.duration_seconds) == ("human", "1", 25)
-    assert row.ringing_at is not None and row.answered_at is not None and row.ended_at is not None
+    assert row.ringing_at is not None
+    assert row.answered_at is not None
+    assert row.ended_at is not None
     seen = events(app, alarm.id)
-    for event in ("calls_decided", "call_placed", "call_ringing", "call_answered", "call_keypress", "acknowledged", "call_ended"):
+    for event in (
+        "calls_decided",
+        "call_placed",
+        "call_ringing",
+        "call_answered",
+        "call_keypress",
+        "acknowledged",
+        "call_ended",
+    ):
         assert event in seen, event
     # The other manager is told by text who took charge, and their call is not placed again.
     taken = [m for m in h.outbox(app, alarm_id=alarm.id) if m.purpose == "taken_charge"]
@@ -127,10 +143,13 @@ def test_the_call_reads_the_alarm_out_and_pressing_1_takes_charge(app, org, as_u
     assert "by phone" in taken[0].body
 
 
-@pytest.mark.parametrize(("how", "press", "outcome"), [
-    ("answer", "5", CallOutcome.OTHER_KEY),
-    ("silence", None, CallOutcome.NO_KEYPRESS),
-])
+@pytest.mark.parametrize(
+    ("how", "press", "outcome"),
+    [
+        ("answer", "5", CallOutcome.OTHER_KEY),
+        ("silence", None, CallOutcome.NO_KEYPRESS),
+    ],
+)
 def test_another_key_or_silence_do_not_take_charge_and_keep_the_pace(
     app, org, as_user, clock, sweep, phone_line, how, press, outcome
 ) -> None:
@@ -146,21 +165,29 @@ def test_another_key_or_silence_do_not_take_charge_and_keep_the_pace(
     assert {r.outcome for r in call_rows(app, alarm.id)} == {outcome}
 
 
-@pytest.mark.parametrize(("how", "outcome"), [
-    ("voicemail", CallOutcome.VOICEMAIL),
-    ("busy", CallOutcome.BUSY),
-    ("no-answer", CallOutcome.NO_ANSWER),
-    ("failed", CallOutcome.FAILED),
-])
-def test_unanswered_calls_move_the_ladder_on_at_once(app, org, as_user, clock, sweep, phone_line, duty, how, outcome) -> None:
+@pytest.mark.parametrize(
+    ("how", "outcome"),
+    [
+        ("voicemail", CallOutcome.VOICEMAIL),
+        ("busy", CallOutcome.BUSY),
+        ("no-answer", CallOutcome.NO_ANSWER),
+        ("failed", CallOutcome.FAILED),
+    ],
+)
+def test_unanswered_calls_move_the_ladder_on_at_once(
+    app, org, as_user, clock, sweep, phone_line, duty, how, outcome
+) -> None:
     alarm, rows = overdue(app, org, as_user, clock, sweep)
     first, second = rows
     phone_line.answer_call(first.sid, how, press="1")  # a machine's (or nobody's) 1 counts for nothing
-    assert h.alarm(app, alarm.id).next_step_at == alarm.origin_at + timedelta(seconds=600)  # one still ringing
+    assert h.alarm(app, alarm.id).next_step_at == alarm.origin_at + timedelta(
+        seconds=600
+    )  # one still ringing
     play = phone_line.answer_call(second.sid, how)
     assert set(play.statuses()) == {200}
     if how == "voicemail":
-        assert "<Gather" not in play.said() and "Please read your texts" in play.said()
+        assert "<Gather" not in play.said()
+        assert "Please read your texts" in play.said()
         assert "Priya" not in play.said()  # nothing of the alarm on a voicemail
     after = h.alarm(app, alarm.id)
     assert after.status == AlarmStatus.OPEN
@@ -214,8 +241,11 @@ def test_two_senders_place_each_call_once(app, org, as_user, clock, fake_twilio,
         assert call_outbox.claim_batch(now=clock.now(), limit=10, stale_after=settings.stale_claim) == []
         db.session.commit()
         first = claimed_a[0]
-        result = call_outbox.attempt(settings.gateway, first, url=settings.twiml_url(first.id), status_callback=None, ring_seconds=20)
-        assert result.sid and len(fake_twilio.calls) == 1
+        result = call_outbox.attempt(
+            settings.gateway, first, url=settings.twiml_url(first.id), status_callback=None, ring_seconds=20
+        )
+        assert result.sid
+        assert len(fake_twilio.calls) == 1
         db.session.remove()
     # Past the stale threshold, B reclaims both: the first is looked for and found, not placed.
     clock.set(clock.now() + timedelta(seconds=61))
@@ -227,12 +257,16 @@ def test_two_senders_place_each_call_once(app, org, as_user, clock, fake_twilio,
     with app.app_context():
         from safetycheck.extensions import db
 
-        assert call_outbox.record_attempt(first, result, now=clock.now()) is None  # A's late record is refused
+        assert (
+            call_outbox.record_attempt(first, result, now=clock.now()) is None
+        )  # A's late record is refused
         db.session.rollback()
 
 
-def test_a_step_decided_twice_queues_each_call_once(app, org, as_user, clock, sweep, fake_twilio, call_policy) -> None:
-    alarm, rows = overdue(app, org, as_user, clock, sweep)
+def test_a_step_decided_twice_queues_each_call_once(
+    app, org, as_user, clock, sweep, fake_twilio, call_policy
+) -> None:
+    alarm, _rows = overdue(app, org, as_user, clock, sweep)
     with app.app_context():
         from safetycheck.extensions import db
 
@@ -249,7 +283,9 @@ def test_a_step_decided_twice_queues_each_call_once(app, org, as_user, clock, sw
     assert len(fake_twilio.calls) == 2
 
 
-def test_a_number_that_cannot_be_called_moves_on(app, org, as_user, clock, sweep, fake_twilio, call_policy) -> None:
+def test_a_number_that_cannot_be_called_moves_on(
+    app, org, as_user, clock, sweep, fake_twilio, call_policy
+) -> None:
     fake_twilio.refuse_call(org.manager.phone)
     fake_twilio.refuse_call(org.on_call.phone)
     visit = h.check_in(as_user(org.practitioner), minutes=30)
@@ -273,7 +309,9 @@ def test_a_twilio_outage_retries_the_call(app, org, as_user, clock, sweep, fake_
 
 
 @pytest.mark.parametrize("path", ["", "/gather", "/status"])
-def test_unsigned_or_forged_requests_are_refused(app, org, as_user, clock, sweep, client, fake_twilio, call_policy, path) -> None:
+def test_unsigned_or_forged_requests_are_refused(
+    app, org, as_user, clock, sweep, client, fake_twilio, call_policy, path
+) -> None:
     alarm, rows = overdue(app, org, as_user, clock, sweep)
     row = rows[0]
     url = f"http://safetycheck.test/twilio/voice/{row.id}{path}"
@@ -292,12 +330,14 @@ def test_a_call_that_is_not_ours_is_404(app, client, clock, fake_twilio, path) -
     url = f"http://safetycheck.test/twilio/voice/999999{path}"
     params = {"CallSid": "CA" + "0" * 32, "CallStatus": "busy", "Digits": "1"}
     signature = sign(url, params, app.config["TWILIO_AUTH_TOKEN"])
-    answer = client.client.post(f"/twilio/voice/999999{path}", data=params, headers={"X-Twilio-Signature": signature})
+    answer = client.client.post(
+        f"/twilio/voice/999999{path}", data=params, headers={"X-Twilio-Signature": signature}
+    )
     assert answer.status_code == 404
 
 
 def test_calls_are_counted_on_metrics(app, org, as_user, clock, sweep, phone_line, client) -> None:
-    alarm, rows = overdue(app, org, as_user, clock, sweep)
+    _alarm, rows = overdue(app, org, as_user, clock, sweep)
     phone_line.answer_call(rows[0].sid, "answer", press="1")
     text = client.client.get("/metrics").data.decode()
     assert 'safetycheck_calls_total{outcome="acknowledged"} 1.0' in text

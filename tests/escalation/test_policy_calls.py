@@ -25,7 +25,7 @@ steps = [ { after = 0, notify = ["team_managers"] } ]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def parse(text: str = BASE):  # noqa: ANN201
+def parse(text: str = BASE):
     return parse_policy(tomllib.loads(text), "policy.toml")
 
 
@@ -45,23 +45,30 @@ def test_calls_of_missed_steps_are_merged_after_an_outage() -> None:
     assert step.call == {RecipientGroup.ON_CALL, RecipientGroup.TEAM_MANAGERS}
     assert step.notify == {RecipientGroup.PRACTITIONER, RecipientGroup.TEAM_MANAGERS}
     on_time = advance(ladder, 0, T0, T0)
-    assert on_time is not None and on_time.call == frozenset()
+    assert on_time is not None
+    assert on_time.call == frozenset()
 
 
 @pytest.mark.parametrize(
     ("step", "key_path", "words"),
     [
-        ('{ after = 0, call = [] }', "panic.steps[0].call", "non-empty"),
+        ("{ after = 0, call = [] }", "panic.steps[0].call", "non-empty"),
         ('{ after = 0, call = "on_call" }', "panic.steps[0].call", "list"),
         ('{ after = 0, call = ["on_cal"] }', "panic.steps[0].call[0]", "did you mean 'on_call'"),
         ('{ after = 0, call = ["on_call", "on_call"] }', "panic.steps[0].call[1]", "duplicate"),
-        ('{ after = 0, call = ["practitioner"] }', "panic.steps[0].call[0]", "must not call the practitioner"),
-        ('{ after = 0 }', "panic.steps[0].notify", "notify, call or both"),
+        (
+            '{ after = 0, call = ["practitioner"] }',
+            "panic.steps[0].call[0]",
+            "must not call the practitioner",
+        ),
+        ("{ after = 0 }", "panic.steps[0].notify", "notify, call or both"),
         ('{ after = 0, calls = ["on_call"] }', "panic.steps[0].calls", "did you mean 'call'"),
     ],
 )
 def test_bad_call_keys_name_the_key(step: str, key_path: str, words: str) -> None:
-    text = BASE.replace('[panic]\nsteps = [ { after = 0, notify = ["team_managers"] } ]', f"[panic]\nsteps = [ {step} ]")
+    text = BASE.replace(
+        '[panic]\nsteps = [ { after = 0, notify = ["team_managers"] } ]', f"[panic]\nsteps = [ {step} ]"
+    )
     with pytest.raises(PolicyError) as error:
         parse(text)
     assert f"policy.toml: {key_path}: " in str(error.value)
@@ -69,7 +76,9 @@ def test_bad_call_keys_name_the_key(step: str, key_path: str, words: str) -> Non
 
 
 def test_an_overdue_ladder_may_call_the_worker() -> None:
-    text = BASE.replace('{ after = 0,   notify = ["practitioner"] }', '{ after = 0, call = ["practitioner"] }')
+    text = BASE.replace(
+        '{ after = 0,   notify = ["practitioner"] }', '{ after = 0, call = ["practitioner"] }'
+    )
     assert parse(text).ladders[AlarmKind.OVERDUE].steps[0].call == (RecipientGroup.PRACTITIONER,)
 
 
