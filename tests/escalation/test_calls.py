@@ -342,3 +342,54 @@ def test_calls_are_counted_on_metrics(app, org, as_user, clock, sweep, phone_lin
     text = client.client.get("/metrics").data.decode()
     assert 'safetycheck_calls_total{outcome="acknowledged"} 1.0' in text
     assert "safetycheck_calls_in_progress 1.0" in text
+
+
+@pytest.fixture
+def console_line(
+    app: Flask, console_sms: Any, call_policy: policy.Policy, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """`./dev run`'s set-up: the console prints calls; the service listens on a real port."""
+    import io
+
+    from safetycheck.escalation.voice_gateways import ConsoleVoice
+
+    voice = ConsoleVoice(stream=io.StringIO(), clock=lambda: app.extensions["safetycheck.clock"].now())
+    monkeypatch.setitem(app.extensions, "safetycheck.voice", voice)
+    monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", "development-auth-token")
+    server = make_server("127.0.0.1", 0, app, threaded=False)
+    base = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setitem(app.config, "PUBLIC_URL", base)  # ./dev run signs for the URL it serves
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield voice, base
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_console_prints_the_call_and_call_answer_presses_1(
+    app, org, as_user, clock, sweep, console_line
+) -> None:
+    voice, base = console_line
+    visit = h.check_in(as_user(org.practitioner), minutes=30)
+    h.move_to(clock, h.due_at(visit), seconds=1)
+    sweep()
+    alarm = h.only_alarm(app, visit["id"])
+    printed = voice._stream.getvalue()  # type: ignore[union-attr]
+    assert f"--- CALL to {org.manager.phone} ---" in printed
+    assert "Priya Practitioner has not checked out" in printed
+    runner = app.test_cli_runner()
+    busy = runner.invoke(args=["call-answer", org.on_call.phone, "--outcome", "busy", "--url", base])
+    assert busy.exit_code == 0, busy.output
+    pressed = runner.invoke(args=["call-answer", org.manager.phone, "1", "--url", base])
+    assert pressed.exit_code == 0, pressed.output
+    assert "You have taken charge" in pressed.output
+    after = h.alarm(app, alarm.id)
+    assert (after.status, after.acknowledged_via) == (AlarmStatus.ACKNOWLEDGED, "voice")
+    outcomes = {r.recipient_id: r.outcome for r in call_rows(app, alarm.id)}
+    assert outcomes == {org.on_call.id: CallOutcome.BUSY, org.manager.id: CallOutcome.ACKNOWLEDGED}
+    again = runner.invoke(args=["call-answer", org.manager.phone, "1", "--url", base])
+    assert again.exit_code != 0
+    assert "no call" in again.output
