@@ -300,6 +300,16 @@ def call_wrong_key() -> str:
     return "That was not 1. The alert is still open."
 
 
+def call_practitioner_script(*, address: str | None, due_at: datetime, tz: tzinfo) -> str:
+    """A call to the overdue worker themself: the reminder, spoken; nothing for others to hear."""
+    where = f" at {_short(address)}" if address else ""
+    return f"SafetyCheck. Your visit{where} was due to end at {local_time(due_at, tz)}."
+
+
+def call_to_practitioner() -> str:
+    return "If you are safe, reply OK by text or check out in the app. Goodbye."
+
+
 def call_no_keypress() -> str:
     return "No key pressed. The alert is still open and others will be contacted. Goodbye."
 

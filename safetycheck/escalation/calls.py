@@ -93,12 +93,19 @@ def place_for_step(
     for person in people:
         if person.id == alarm.practitioner_id and alarm.kind in policy.SILENT_TO_PRACTITIONER:
             continue  # never ring the phone of a worker under threat (the policy forbids it too)
+        words = script
+        if person.id == alarm.practitioner_id:  # an overdue ladder may ring the worker themself
+            words = wording.call_practitioner_script(
+                address=visit.address if visit else None,
+                due_at=visit.due_at if visit else alarm.origin_at,
+                tz=tz,
+            )
         call = call_outbox.enqueue(
             dedupe_key=f"alarm:{alarm.id}:exec:{step.executed}:call:{person.id}",
             recipient=person,
             alarm_id=alarm.id,
             step_execution=step.executed,
-            script=script,
+            script=words,
             now=now,
         )
         alarm_service.note_recipient(alarm.id, person.id, now=now)  # may take charge, hears the end
@@ -332,6 +339,9 @@ def keypress(
             after_gather=wording.call_no_keypress(),
         )
     recipient = db.session.get(User, call.recipient_id) if call.recipient_id else None
+    if recipient is not None and recipient.id == alarm.practitioner_id:
+        # An overdue ladder may ring the worker; they end it by checking out, not by taking charge.
+        return CallReply(say=(wording.call_to_practitioner(),))
     if recipient is None or alarm.status == AlarmStatus.RESOLVED:
         return _over(alarm, tz) or CallReply(say=(wording.call_alarm_over(),))
     try:

@@ -393,3 +393,23 @@ def test_the_console_prints_the_call_and_call_answer_presses_1(
     again = runner.invoke(args=["call-answer", org.manager.phone, "1", "--url", base])
     assert again.exit_code != 0
     assert "no call" in again.output
+
+
+def test_an_overdue_ladder_may_ring_the_worker_whose_1_is_not_taking_charge(
+    app, org, as_user, clock, sweep, phone_line, call_policy
+) -> None:
+    rules = policy.parse_policy(
+        tomllib.loads(CALL_POLICY.replace('call = ["team_managers"] }', 'call = ["practitioner"] }', 1)),
+        "test",
+    )
+    app.extensions["safetycheck.policy"] = rules  # the call_policy fixture puts the previous one back
+    visit = h.check_in(as_user(org.practitioner), minutes=30)
+    h.move_to(clock, h.due_at(visit), seconds=1)
+    sweep()
+    alarm = h.only_alarm(app, visit["id"])
+    [row] = call_rows(app, alarm.id)
+    assert row.recipient_id == org.practitioner.id
+    assert row.script.startswith("SafetyCheck. Your visit at 14 Acacia Avenue")
+    play = phone_line.answer_call(row.sid, "answer", press="1")
+    assert "reply OK by text" in play.said()
+    assert h.alarm(app, alarm.id).status == AlarmStatus.OPEN
