@@ -16,7 +16,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from safetycheck import localtime
 from safetycheck.api.auth import now
 from safetycheck.api.twilio import _verify
-from safetycheck.escalation import calls
+from safetycheck.escalation import call_line
 from safetycheck.extensions import db
 
 blp = Blueprint("twilio_voice", __name__, url_prefix="/twilio/voice")
@@ -25,7 +25,7 @@ SAY = 'voice="alice" language="en-GB"'
 GATHER_SECONDS = 8
 
 
-def _twiml(reply: calls.CallReply, call_id: int) -> Response:
+def _twiml(reply: call_line.CallReply, call_id: int) -> Response:
     spoken = "".join(f"<Say {SAY}>{escape(line)}</Say>" for line in reply.say)
     if reply.gather is None:
         inner = f"{spoken}<Hangup/>"
@@ -50,7 +50,7 @@ def _empty() -> Response:
 def call_answered(call_id: int) -> Response:
     """Twilio asks what to say: the alarm, then "press 1 to take charge"."""
     _verify()
-    reply = calls.answer(
+    reply = call_line.answer(
         call_id,
         call_sid=request.form.get("CallSid"),
         answered_by=request.form.get("AnsweredBy"),
@@ -67,7 +67,7 @@ def call_answered(call_id: int) -> Response:
 def call_keypress(call_id: int) -> Response:
     """The key pressed during the call: 1 takes charge, as ACK by text would."""
     _verify()
-    reply = calls.keypress(
+    reply = call_line.keypress(
         call_id,
         call_sid=request.form.get("CallSid"),
         digits=request.form.get("Digits", ""),
@@ -89,7 +89,7 @@ def call_status(call_id: int) -> Response:
     if not status:
         abort(400)
     raw = request.form.get("CallDuration") or request.form.get("Duration")
-    known = calls.apply_call_status(
+    known = call_line.apply_call_status(
         call_id,
         call_sid=request.form.get("CallSid"),
         status=status,
