@@ -75,6 +75,8 @@ def _import_models() -> None:
     import safetycheck.accounts.jobs
     import safetycheck.accounts.models
     import safetycheck.engine.models
+    import safetycheck.escalation.call_models
+    import safetycheck.escalation.calls
     import safetycheck.escalation.models
     import safetycheck.escalation.sweep_parts
     import safetycheck.households.models

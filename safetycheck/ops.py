@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import Metric
 
 from safetycheck.extensions import db
 
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[Flask], tuple[bool, dict[str, Any]]]
-MetricsSource = Callable[[Flask], list[GaugeMetricFamily]]
+# Gauges mostly; a Sequence so a source may return counters too (safetycheck_calls_total).
+MetricsSource = Callable[[Flask], Sequence[Metric]]
 
 
 @dataclass

@@ -218,6 +218,9 @@ def _validate(app: Flask) -> None:
             "SAFETYCHECK_OUTBOX_STALE_CLAIM_SECONDS must be longer than SAFETYCHECK_TWILIO_TIMEOUT_SECONDS "
             f"({cfg['OUTBOX_STALE_CLAIM_SECONDS']} <= {cfg['TWILIO_TIMEOUT_SECONDS']})"
         )
+    ring = cfg.get("CALL_RING_SECONDS", 30)
+    if isinstance(ring, bool) or not isinstance(ring, int) or not 5 <= ring <= 600:
+        raise ConfigError(f"SAFETYCHECK_CALL_RING_SECONDS must be a whole number from 5 to 600, not {ring!r}")
 
     # Both are read long after start-up (a text at 3 a.m., a phone typed without +44): check now.
     zone = str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London")

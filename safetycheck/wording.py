@@ -214,3 +214,104 @@ def marker_review_due(*, marker_id: int, postcode: str | None, review_at: dateti
         f"SafetyCheck: household marker {marker_id} ({where}) is due for review by "
         f"{when(review_at)}. Renew it with a new incident, or it expires then. Review it {ACT_IN_APP}."
     )
+
+
+# --- escalation calls (read out by Twilio's <Say>; escalation/calls.py) ---------------------------
+# What a call says holds no more than an escalation text: who, their phone, where, since when, the
+# last location. Spoken, so the code is spelt out and the map link becomes coordinates.
+
+CALL_PRESS_ONE = "Press 1 to take charge of this alert."
+
+
+def _spoken_phone(phone: str) -> str:
+    return " ".join(ch for ch in phone if ch.isdigit() or ch == "+").replace("+", "plus")
+
+
+def call_script(
+    *,
+    kind: str,  # an AlarmKind value
+    code: str,
+    practitioner_name: str,
+    practitioner_phone: str,
+    address: str | None,
+    due_at: datetime | None,
+    raised_at: datetime,
+    lat: float | None,
+    lon: float | None,
+    located_at: datetime | None,
+    tz: tzinfo,
+) -> str:
+    """What an escalation call reads out before asking for the keypress."""
+    where = f"at {_short(address, 120)}" if address else "with no visit in progress"
+    if kind == "overdue":
+        head = (
+            f"SafetyCheck overdue alert. {practitioner_name} has not checked out {where}. "
+            f"The visit was due to end at {local_time(due_at or raised_at, tz)}."
+        )
+    elif kind == "panic":
+        head = (
+            f"SafetyCheck panic alarm. {practitioner_name} raised a panic alarm {where} "
+            f"at {local_time(raised_at, tz)}."
+        )
+    elif kind == "duress":
+        head = (
+            f"SafetyCheck duress alarm. {practitioner_name} used the duress PIN {where} at "
+            f"{local_time(raised_at, tz)}. They may be under threat: do not reveal the alarm to anyone "
+            "who answers their phone."
+        )
+    else:
+        place = f"at {_short(address, 120)}" if address else "at an address not given"
+        head = (
+            f"SafetyCheck incident alert. A serious incident {place}, reported by {practitioner_name} "
+            f"at {local_time(raised_at, tz)}, has not been acknowledged."
+        )
+    if lat is None or lon is None:
+        location = "Their last location was not shared."
+    else:
+        when = f" at {local_time(located_at, tz)}" if located_at else ""
+        location = (
+            f"Last location{when}: latitude {lat:.4f}, longitude {lon:.4f}; the map link is in your text."
+        )
+    spelt = " ".join(code)
+    return f"{head} Their phone: {_spoken_phone(practitioner_phone)}. {location} Alert code {spelt}."
+
+
+def call_voicemail() -> str:
+    """Left on an answering machine: no detail, nobody else should hear it."""
+    return "This is SafetyCheck with an urgent alert for you. Please read your texts now."
+
+
+def call_taken_charge(*, practitioner_name: str, practitioner_phone: str) -> str:
+    return (
+        f"Thank you. You have taken charge of the alert for {practitioner_name}. "
+        f"Their phone: {_spoken_phone(practitioner_phone)}. Resolve it on the board when it is over. Goodbye."
+    )
+
+
+def call_already_taken(*, by_name: str, at: datetime, tz: tzinfo) -> str:
+    return f"{by_name} took charge of this alert at {local_time(at, tz)}. No action needed from you. Goodbye."
+
+
+def call_alarm_over() -> str:
+    return "This SafetyCheck alert is over. No action needed from you. Goodbye."
+
+
+def call_wrong_key() -> str:
+    return "That was not 1. The alert is still open."
+
+
+def call_practitioner_script(*, address: str | None, due_at: datetime, tz: tzinfo) -> str:
+    """A call to the overdue worker themself: the reminder, spoken; nothing for others to hear."""
+    where = f" at {_short(address)}" if address else ""
+    return f"SafetyCheck. Your visit{where} was due to end at {local_time(due_at, tz)}."
+
+
+def call_to_practitioner() -> str:
+    return "If you are safe, reply OK by text or check out in the app. Goodbye."
+
+
+def call_no_keypress() -> str:
+    return "No key pressed. The alert is still open and others will be contacted. Goodbye."
+
+
+_VIA.setdefault("voice", "by phone, pressing 1")

@@ -228,6 +228,7 @@ def console_sms(app: Flask) -> Iterator[Any]:
 def fake_twilio(app: Flask, clock: FrozenClock) -> Iterator[Any]:
     """A local fake Twilio server, with the app sending through the real twilio SDK to it."""
     from safetycheck.escalation.gateways import TwilioSms
+    from safetycheck.escalation.voice_gateways import TwilioVoice
     from tests.fake_twilio import FakeTwilio
 
     previous = app.extensions["safetycheck.sms"]
@@ -244,9 +245,12 @@ def fake_twilio(app: Flask, clock: FrozenClock) -> Iterator[Any]:
             timeout=1.0,
         )
         app.extensions["safetycheck.sms"] = gateway
+        previous_voice = app.extensions["safetycheck.voice"]
+        app.extensions["safetycheck.voice"] = TwilioVoice(gateway)  # calls go where texts go
         try:
             yield fake
         finally:
+            app.extensions["safetycheck.voice"] = previous_voice
             app.extensions["safetycheck.sms"] = previous
             app.config.update(saved)
             gateway.close()

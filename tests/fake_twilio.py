@@ -26,6 +26,8 @@ from urllib.request import Request, urlopen
 
 from twilio.request_validator import RequestValidator
 
+from tests.fake_twilio_calls import CALLS_PATH, CallsMixin
+
 API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 DEFAULT_AUTH_TOKEN = "fake-twilio-auth-token"
@@ -167,8 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class FakeTwilio:
-    """Twilio's Messages API on 127.0.0.1, a random port; use `with FakeTwilio() as fake:`."""
+class FakeTwilio(CallsMixin):
+    """Twilio's Messages API (and Calls, `fake_twilio_calls.py`) on 127.0.0.1, a random port;
+    use `with FakeTwilio() as fake:`."""
 
     def __init__(
         self,
@@ -238,6 +241,7 @@ class FakeTwilio:
             self._outage = None
             self._release.set()
             self._release = threading.Event()
+        self.reset_calls()
 
     # -- what happened ---------------------------------------------------------------------
 
@@ -367,6 +371,7 @@ class FakeTwilio:
     def _handle(self, handler: _Handler, method: str) -> None:
         url = urlsplit(handler.path)
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        form: dict[str, list[str]] = {}
         if method == "POST":
             length = int(handler.headers.get("Content-Length") or 0)
             form = parse_qs(handler.rfile.read(length).decode(), keep_blank_values=True)
@@ -375,6 +380,13 @@ class FakeTwilio:
             self._requests.append(RecordedRequest(method, url.path, params))
             outage, release = self._outage, self._release
             accepts = self._outage_accepts
+        calls = CALLS_PATH.match(url.path)
+        if calls is not None and outage is None:
+            if not self._authorized(handler.headers.get("Authorization")):
+                handler.reply(401, _error(401, 20003, "Authenticate"))
+            else:
+                self._handle_calls(handler, method, calls, params, form)
+            return
         match = _PATH.match(url.path)
         if outage is not None and match is not None:
             if outage.kind == "error":

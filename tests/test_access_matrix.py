@@ -55,6 +55,7 @@ EVERYONE = "ok ok ok ok ok ok ok"
 ADMIN = "403 403 403 403 403 403 ok"
 NOT_PRACTITIONERS = "403 403 ok ok 403 ok ok"
 PRACTITIONERS = "ok ok 403 403 ok 403 403"
+NOBODY = "403 403 403 403 403 403 403"  # Twilio's webhooks: a signature, not a login
 # Team A's record of P: P, A's manager, the lead and the admin reach it; team B and C do not.
 TEAM_A_RECORD = "ok 404 ok 404 404 ok ok"
 # Team A's incident or marker handled by staff: A's manager, the lead and the admin.
@@ -227,6 +228,10 @@ MATRIX: dict[str, Api] = {
     # --- webhooks (signed by Twilio, never by a token) and operations
     "twilio.inbound_sms": Api("POST", "/twilio/sms", "403 403 403 403 403 403 403", anon="403"),
     "twilio.delivery_status": Api("POST", "/twilio/status", "403 403 403 403 403 403 403", anon="403"),
+    # Escalation calls (issue 13): Twilio's signature or nothing, whoever calls (NOBODY = 403 x7).
+    "twilio_voice.call_answered": Api("POST", "/twilio/voice/1", NOBODY, anon="403"),
+    "twilio_voice.call_keypress": Api("POST", "/twilio/voice/1/gather", NOBODY, anon="403"),
+    "twilio_voice.call_status": Api("POST", "/twilio/voice/1/status", NOBODY, anon="403"),
     "ops.healthz": Api("GET", "/healthz", EVERYONE, anon="ok"),
     # No sweep has run in the test database: not ready, whoever asks.
     "ops.readyz": Api("GET", "/readyz", "503 503 503 503 503 503 503", anon="503"),

@@ -19,6 +19,7 @@ def register_api(app: Flask) -> None:
     from safetycheck.api.openapi import register_converters
     from safetycheck.api.ops import blp as ops_blp
     from safetycheck.api.twilio import blp as twilio_blp
+    from safetycheck.api.twilio_voice import blp as twilio_voice_blp
     from safetycheck.api.visits.routes import blp as visits_blp
 
     register_converters(app)
@@ -26,3 +27,4 @@ def register_api(app: Flask) -> None:
         api.register_blueprint(blp, url_prefix="/api/v1")
     app.register_blueprint(ops_blp)
     app.register_blueprint(twilio_blp)
+    app.register_blueprint(twilio_voice_blp)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from safetycheck.accounts.models import User
 from safetycheck.escalation import alarms as alarm_service
+from safetycheck.escalation import call_outbox
 from safetycheck.escalation.alarms import ACTIVE_STATUSES
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
@@ -195,3 +196,51 @@ def _names(user_ids: set[int]) -> dict[int, str]:
         return {}
     rows = db.session.execute(sa.select(User.id, User.name).where(User.id.in_(user_ids)))
     return {user_id: name for user_id, name in rows}
+
+
+# --- calls (issue 13): listed beside the texts on the alarm's page ------------------------------
+
+CALL_OUTCOME_WORDS = {
+    "acknowledged": "pressed 1: took charge",
+    "other_key": "answered, pressed another key",
+    "no_keypress": "answered, no key pressed",
+    "voicemail": "voicemail",
+    "no_answer": "no answer",
+    "busy": "busy",
+    "failed": "could not be placed",
+    "canceled": "cancelled",
+}
+
+
+@dataclass(frozen=True)
+class CallLine:
+    """One escalation call as the alarm's page lists it."""
+
+    call_id: int
+    name: str
+    state: str  # what happened so far, in words
+    at: datetime
+
+
+def calls_of(alarm: Alarm) -> list[CallLine]:
+    """Every call decided for this alarm, oldest first, with what became of it."""
+    rows = call_outbox.calls_of(alarm.id)
+    names = _names({r.recipient_id for r in rows if r.recipient_id is not None})
+    lines = []
+    for row in rows:
+        if row.outcome is not None:
+            state = CALL_OUTCOME_WORDS.get(row.outcome, str(row.outcome))
+        elif row.status == OutboxStatus.SENT:
+            state = "answered" if row.answered_at else "ringing" if row.ringing_at else "placed"
+        else:
+            waiting = {"pending": "waiting", "sending": "placing", "cancelled": "not needed"}
+            state = waiting.get(row.status, row.status)
+        lines.append(
+            CallLine(
+                call_id=row.id,
+                name=names.get(row.recipient_id, row.to_phone) if row.recipient_id else row.to_phone,
+                state=state,
+                at=row.ended_at or row.answered_at or row.sent_at or row.created_at,
+            )
+        )
+    return lines

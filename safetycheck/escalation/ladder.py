@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from safetycheck import wording as texts
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import events, outbox, policy, recipients
+from safetycheck.escalation import calls, events, outbox, policy, recipients
 from safetycheck.escalation.enums import LIVE_STATUSES, AlarmKind, AlarmStatus, MessagePurpose, RecipientGroup
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
@@ -77,6 +77,7 @@ def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: tzin
         if message is not None:
             queued += 1
             reachable += message.next_attempt_at is not None
+    reachable += calls.place_for_step(alarm, step, visit=visit, now=now, tz=tz)  # the step's `call`
     crash_point("after_step_decided")
     alarm.executed_steps = step.executed
     alarm.last_step_index = step.step_index

@@ -62,6 +62,9 @@ class Step:
     after: int
     notify: tuple[RecipientGroup, ...]
     repeat_every: int | None = None
+    # Groups phoned as well as (or, with an empty notify, instead of) texted: a text can lie
+    # unread on a phone on silent; a ringing phone wakes people (escalation/calls.py).
+    call: tuple[RecipientGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Advance:
     notify: frozenset[RecipientGroup]
     next_due_at: datetime | None  # None: the ladder is exhausted
     caught_up: int  # executions covered: 1 when on time, more after an outage
+    call: frozenset[RecipientGroup] = frozenset()  # groups to phone, merged like notify
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -161,30 +165,34 @@ def _parse_ladder(kind: AlarmKind, table: Any, fail: _Fail) -> Ladder:
         path = f"{kind}.steps[{i}]"
         if not isinstance(raw, Mapping):
             raise fail(path, "must be a table like { after = 0, notify = [...] }")
-        step_keys = ["after", "notify", "repeat_every"]
+        step_keys = ["after", "call", "notify", "repeat_every"]
         for key in raw:
             if key not in step_keys:
                 raise fail(f"{path}.{key}", _unknown("key", key, step_keys))
-        for key in ("after", "notify"):
-            if key not in raw:
-                raise fail(f"{path}.{key}", "missing: every step needs it")
+        if "after" not in raw:
+            raise fail(f"{path}.after", "missing: every step needs it")
+        if "notify" not in raw and "call" not in raw:
+            raise fail(f"{path}.notify", "missing: every step needs notify, call or both")
         after = _seconds(raw["after"], f"{path}.after", fail, minimum=0)
         if steps and after < steps[-1].after:
             raise fail(
                 f"{path}.after",
                 f"must not be earlier than the previous step ({steps[-1].after})",
             )
-        notify = _parse_notify(kind, raw["notify"], f"{path}.notify", fail)
+        notify = _parse_notify(kind, raw["notify"], f"{path}.notify", fail) if "notify" in raw else ()
+        call = _parse_notify(kind, raw["call"], f"{path}.call", fail, verb="call") if "call" in raw else ()
         repeat_every = None
         if "repeat_every" in raw:
             if i != len(raw_steps) - 1:
                 raise fail(f"{path}.repeat_every", "only allowed on the last step")
             repeat_every = _seconds(raw["repeat_every"], f"{path}.repeat_every", fail, minimum=1)
-        steps.append(Step(after=after, notify=notify, repeat_every=repeat_every))
+        steps.append(Step(after=after, notify=notify, repeat_every=repeat_every, call=call))
     return Ladder(kind=kind, steps=tuple(steps))
 
 
-def _parse_notify(kind: AlarmKind, raw: Any, path: str, fail: _Fail) -> tuple[RecipientGroup, ...]:
+def _parse_notify(
+    kind: AlarmKind, raw: Any, path: str, fail: _Fail, *, verb: str = "notify"
+) -> tuple[RecipientGroup, ...]:
     if not isinstance(raw, list) or not raw:
         raise fail(path, "must be a non-empty list of recipient groups")
     known = [g.value for g in RecipientGroup]
@@ -201,8 +209,8 @@ def _parse_notify(kind: AlarmKind, raw: Any, path: str, fail: _Fail) -> tuple[Re
         if group is RecipientGroup.PRACTITIONER and kind in SILENT_TO_PRACTITIONER:
             raise fail(
                 item,
-                f"a {kind} ladder must not notify the practitioner: "
-                "a text to the worker's phone could endanger them",
+                f"a {kind} ladder must not {verb} the practitioner: "
+                f"a {'call' if verb == 'call' else 'text'} to the worker's phone could endanger them",
             )
         groups.append(group)
     return tuple(groups)
@@ -260,9 +268,11 @@ def advance(ladder: Ladder, executed: int, origin: datetime, now: datetime) -> A
     steps = ladder.steps
     n = len(steps)
     groups: set[RecipientGroup] = set()
+    calls: set[RecipientGroup] = set()
     k = executed
     while k < n and base + timedelta(seconds=steps[k].after) <= now_utc:
         groups.update(steps[k].notify)
+        calls.update(steps[k].call)
         k += 1
     last = steps[-1]
     if k >= n and last.repeat_every is not None:
@@ -272,11 +282,13 @@ def advance(ladder: Ladder, executed: int, origin: datetime, now: datetime) -> A
         next_repeat = k - n + 1
         if last_due_repeat >= next_repeat:
             groups.update(last.notify)
+            calls.update(last.call)
             k = n - 1 + last_due_repeat + 1
     return Advance(
         executed=k,
         step_index=min(k - 1, n - 1),
         notify=frozenset(groups),
+        call=frozenset(calls),
         next_due_at=execution_due_at(ladder, k, origin),
         caught_up=k - executed,
     )

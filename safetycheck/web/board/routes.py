@@ -113,7 +113,9 @@ def alarm(alarm_id: int) -> Any:
     card = board_service.card(found)
     entries = alarm_service.timeline_of(found)
     sent = alarm_service.texts_of(found)
+    called = board_service.calls_of(found)
     notified = {i for e in entries for i in (e.details or {}).get("notified", [])}
+    notified |= {i for e in entries for i in (e.details or {}).get("called", [])}
     names = board_service.names_of(
         {e.actor_id for e in entries if e.actor_id}
         | {m.recipient_id for m in sent if m.recipient_id}
@@ -125,6 +127,9 @@ def alarm(alarm_id: int) -> Any:
         card=card,
         entries=entries,
         sent=sent,
+        called=called,
+        call_names={c.call_id: c.name for c in called},
+        call_outcome_words=board_service.CALL_OUTCOME_WORDS,
         names=names,
         may_act=_may_act(user, found),
         read_only=user.role not in ACTING_ROLES,
