@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from safetycheck import localtime
-from safetycheck.accounts.models import User
+from safetycheck.accounts.models import Team, User
 from safetycheck.accounts.rota_models import RotaLayer, RotaOverride, Rotation, RotationMember, ShiftUnit
 from safetycheck.extensions import db
 
@@ -297,3 +297,13 @@ def current_shifts(at: datetime) -> list[Shift]:
 def rota_in_use() -> bool:
     """Whether any rotation exists: without one the flag alone decides and there are no gaps to flag."""
     return db.session.scalar(sa.select(Rotation.id).limit(1)) is not None
+
+
+def on_call_anywhere(at: datetime) -> list[User]:
+    """Everyone on call at `at` for some team, or across teams (for the admin overview)."""
+    people: dict[int, User] = {}
+    team_ids: list[int | None] = [None, *db.session.scalars(sa.select(Team.id).order_by(Team.id))]
+    for team_id in team_ids:
+        for user in on_call_at(at, team_id=team_id):
+            people.setdefault(user.id, user)
+    return list(people.values())
