@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 import marshmallow as ma
@@ -25,11 +26,17 @@ class Clock(fields.String):
         )
 
 
-class ClockTime(Clock):
-    """HH:MM loaded as a `time`, dumped as HH:MM."""
+class ClockTime(fields.String):
+    """HH:MM loaded as a `time`, dumped as HH:MM (checked before loading, so no validator sees a time)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"pattern": CLOCK, "example": "09:00"}, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        return parse_clock(super()._deserialize(value, attr, data, **kwargs))
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(CLOCK, text):
+            raise ma.ValidationError("Give a time of day as HH:MM, e.g. 09:00.")
+        return parse_clock(text)
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else f"{value:%H:%M}"
@@ -39,12 +46,8 @@ class WindowSchema(StrictSchema):
     days = fields.List(
         fields.String(validate=validate.OneOf(DAY_NAMES)), required=True, validate=validate.Length(min=1, max=7)
     )
-    from_ = Clock(required=True, data_key="from")
+    from_ = Clock(required=True, data_key="from", attribute="from")
     until = Clock(required=True)
-
-    @ma.post_load
-    def _plain(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return {"days": data["days"], "from": data["from_"], "until": data["until"]}
 
 
 class LayerSchema(StrictSchema):
