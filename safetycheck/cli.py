@@ -149,18 +149,34 @@ def demo(with_incidents: bool) -> None:
 
 
 def _demo_rota(now: datetime) -> None:
-    duty = [account_service.find_user_by_email(e) for e in ("oncall@demo.safetycheck", "duty@demo.safetycheck")]
+    duty = [
+        account_service.find_user_by_email(e) for e in ("oncall@demo.safetycheck", "duty@demo.safetycheck")
+    ]
     ids = [u.id for u in duty if u is not None]
     today = localtime.local_date(now)
     last_week = today - timedelta(days=today.weekday() + 7)  # a Monday, so a turn is in progress
     rota_service.create_rotation(
-        name="Duty manager (day)", team_id=None, layer_id=None, handover_time=time(9, 0), shift_length=1,
-        shift_unit=ShiftUnit.WEEKS, starts_on=last_week, member_ids=ids, now=now,
+        name="Duty manager (day)",
+        team_id=None,
+        layer_id=None,
+        handover_time=time(9, 0),
+        shift_length=1,
+        shift_unit=ShiftUnit.WEEKS,
+        starts_on=last_week,
+        member_ids=ids,
+        now=now,
     )
     nights = rota_service.create_layer(name="Out of hours", priority=10, windows=DEMO_OUT_OF_HOURS, now=now)
     rota_service.create_rotation(
-        name="Out-of-hours duty", team_id=None, layer_id=nights.id, handover_time=time(17, 0), shift_length=1,
-        shift_unit=ShiftUnit.DAYS, starts_on=last_week, member_ids=ids[::-1], now=now,
+        name="Out-of-hours duty",
+        team_id=None,
+        layer_id=nights.id,
+        handover_time=time(17, 0),
+        shift_length=1,
+        shift_unit=ShiftUnit.DAYS,
+        starts_on=last_week,
+        member_ids=ids[::-1],
+        now=now,
     )
 
 

@@ -309,7 +309,9 @@ MATRIX: dict[str, Api] = {
     "rota.list_rotations": Api("GET", "/api/v1/rota/rotations", NOT_PRACTITIONERS),
     "rota.create_rotation": Api("POST", "/api/v1/rota/rotations", ADMIN, body={}),
     "rota.get_rotation": Api("GET", "/api/v1/rota/rotations/{rotation}", STAFF_RECORD),
-    "rota.update_rotation": Api("PATCH", "/api/v1/rota/rotations/{rotation}", ADMIN, body={"name": "Renamed"}),
+    "rota.update_rotation": Api(
+        "PATCH", "/api/v1/rota/rotations/{rotation}", ADMIN, body={"name": "Renamed"}
+    ),
     "rota.delete_rotation": Api("DELETE", "/api/v1/rota/rotations/{rotation}", ADMIN),
     "rota.put_members": Api("PUT", "/api/v1/rota/rotations/{rotation}/members", ADMIN, body={"user_ids": []}),
     "rota.list_overrides": Api("GET", "/api/v1/rota/overrides", NOT_PRACTITIONERS),
@@ -322,7 +324,9 @@ MATRIX: dict[str, Api] = {
     "web.admin.rota_new_rotation": Page("GET", "/admin/rota/rotations/new", ADMIN),
     "web.admin.rota_rotation": Page("GET", "/admin/rota/rotations/{rotation}", ADMIN),
     "web.admin.rota_member_up": Page("POST", "/admin/rota/rotations/{rotation}/members/{manager}/up", ADMIN),
-    "web.admin.rota_member_down": Page("POST", "/admin/rota/rotations/{rotation}/members/{manager}/down", ADMIN),
+    "web.admin.rota_member_down": Page(
+        "POST", "/admin/rota/rotations/{rotation}/members/{manager}/down", ADMIN
+    ),
     "web.admin.rota_member_remove": Page(
         "POST", "/admin/rota/rotations/{rotation}/members/{manager}/remove", ADMIN
     ),
@@ -413,12 +417,24 @@ def _rota_records(app: Flask, org: factories.Org, clock: Any) -> dict[str, int]:
         moment = clock.now()
         layer = rota_service.create_layer(name="Nights", priority=10, windows=None, now=moment)
         rotation = rota_service.create_rotation(
-            name="Team A duty", team_id=org.team.id, layer_id=None, handover_time=time(9), shift_length=1,
-            shift_unit=ShiftUnit.DAYS, starts_on=date(2026, 3, 2), member_ids=[org.manager.id], now=moment,
+            name="Team A duty",
+            team_id=org.team.id,
+            layer_id=None,
+            handover_time=time(9),
+            shift_length=1,
+            shift_unit=ShiftUnit.DAYS,
+            starts_on=date(2026, 3, 2),
+            member_ids=[org.manager.id],
+            now=moment,
         )
         override = rota_service.create_override(
-            user_id=org.manager.id, team_id=org.team.id, starts_at=moment, ends_at=moment + timedelta(hours=8),
-            note=None, created_by_id=None, now=moment,
+            user_id=org.manager.id,
+            team_id=org.team.id,
+            starts_at=moment,
+            ends_at=moment + timedelta(hours=8),
+            note=None,
+            created_by_id=None,
+            now=moment,
         )
         db.session.commit()
         return {"layer": layer.id, "rotation": rotation.id, "override": override.id}

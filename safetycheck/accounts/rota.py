@@ -110,7 +110,9 @@ def parse_clock(value: str) -> time:
     return time(int(hours), int(minutes))
 
 
-def _window_spans(window: dict[str, Any], first_day: date, last_day: date, tz: tzinfo) -> Iterable[tuple[datetime, datetime]]:
+def _window_spans(
+    window: dict[str, Any], first_day: date, last_day: date, tz: tzinfo
+) -> Iterable[tuple[datetime, datetime]]:
     """Each occurrence of a layer window beginning on a day from `first_day` to `last_day`."""
     begins_at, ends_at = parse_clock(window["from"]), parse_clock(window["until"])
     day = first_day
@@ -139,7 +141,14 @@ def layer_active(layer: RotaLayer | None, at: datetime, tz: tzinfo) -> bool:
 class _Rota:
     """The rows that decide one team's cover, loaded once and asked about many moments."""
 
-    def __init__(self, team_id: int | None, rotations: Sequence[Rotation], overrides: Sequence[RotaOverride], always: Sequence[User], tz: tzinfo) -> None:
+    def __init__(
+        self,
+        team_id: int | None,
+        rotations: Sequence[Rotation],
+        overrides: Sequence[RotaOverride],
+        always: Sequence[User],
+        tz: tzinfo,
+    ) -> None:
         self.team_id = team_id
         self.rotations = rotations
         self.overrides = overrides
@@ -209,11 +218,17 @@ class _Rota:
 
 
 def _load(team_id: int | None, *, start: datetime, end: datetime) -> _Rota:
-    in_scope = Rotation.team_id.is_(None) if team_id is None else sa.or_(Rotation.team_id.is_(None), Rotation.team_id == team_id)
+    in_scope = (
+        Rotation.team_id.is_(None)
+        if team_id is None
+        else sa.or_(Rotation.team_id.is_(None), Rotation.team_id == team_id)
+    )
     rotations = db.session.scalars(
         sa.select(Rotation)
         .where(in_scope)
-        .options(selectinload(Rotation.layer), selectinload(Rotation.members).selectinload(RotationMember.user))
+        .options(
+            selectinload(Rotation.layer), selectinload(Rotation.members).selectinload(RotationMember.user)
+        )
         .order_by(Rotation.id)
     ).all()
     override_scope = (
@@ -270,7 +285,9 @@ def schedule(start: datetime, end: datetime, *, team_id: int | None) -> list[Per
 
 def gaps(start: datetime, end: datetime, *, team_id: int | None) -> list[Gap]:
     """The periods from `start` to `end` with nobody on call for the team."""
-    return [Gap(team_id, p.starts_at, p.ends_at) for p in schedule(start, end, team_id=team_id) if not p.people]
+    return [
+        Gap(team_id, p.starts_at, p.ends_at) for p in schedule(start, end, team_id=team_id) if not p.people
+    ]
 
 
 def week_ahead(now: datetime, *, team_id: int | None) -> list[Period]:
@@ -287,9 +304,11 @@ def current_shifts(at: datetime) -> list[Shift]:
     """Every rotation's turn in progress at `at` (for the hand-over texts)."""
     rota = _load(None, start=at, end=at)
     rotations = db.session.scalars(
-        sa.select(Rotation).options(
+        sa.select(Rotation)
+        .options(
             selectinload(Rotation.layer), selectinload(Rotation.members).selectinload(RotationMember.user)
-        ).order_by(Rotation.id)
+        )
+        .order_by(Rotation.id)
     ).all()
     return [shift for rotation in rotations if (shift := rota.turn(rotation, at)) is not None]
 

@@ -73,7 +73,9 @@ class RotationMember(Model):
     __table_args__ = (sa.UniqueConstraint("rotation_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    rotation_id: Mapped[int] = mapped_column(sa.ForeignKey("rota_rotations.id", ondelete="CASCADE"), index=True)
+    rotation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("rota_rotations.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     position: Mapped[int]
 

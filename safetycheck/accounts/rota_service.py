@@ -57,7 +57,9 @@ def check_windows(windows: Sequence[dict[str, Any]] | None) -> list[dict[str, An
                 problems[key] = ["Give a time of day as HH:MM, e.g. 17:00."]
         if problems:
             raise ValidationFailed("Invalid window.", {"windows": {str(n): problems}})
-        clean.append({"days": sorted(set(days), key=DAY_NAMES.index), "from": window["from"], "until": window["until"]})
+        clean.append(
+            {"days": sorted(set(days), key=DAY_NAMES.index), "from": window["from"], "until": window["until"]}
+        )
     return clean
 
 
@@ -81,7 +83,9 @@ def _layer_name_free(name: str, layer_id: int | None = None) -> None:
         raise Conflict("A layer with that name exists.", {"name": ["Already in use."]})
 
 
-def create_layer(*, name: str, priority: int, windows: Sequence[dict[str, Any]] | None, now: datetime) -> RotaLayer:
+def create_layer(
+    *, name: str, priority: int, windows: Sequence[dict[str, Any]] | None, now: datetime
+) -> RotaLayer:
     name = _name(name)
     _layer_name_free(name)
     layer = RotaLayer(name=name, priority=priority, windows=check_windows(windows), created_at=now)
@@ -117,7 +121,9 @@ def delete_layer(layer_id: int) -> None:
 
 def list_rotations(*, team_id: int | None = None, visible_to_team: int | None = None) -> list[Rotation]:
     """Every rotation; or one team's; or what a team's manager sees (theirs and cross-team)."""
-    query = sa.select(Rotation).order_by(Rotation.team_id.is_not(None), Rotation.team_id, Rotation.name, Rotation.id)
+    query = sa.select(Rotation).order_by(
+        Rotation.team_id.is_not(None), Rotation.team_id, Rotation.name, Rotation.id
+    )
     if team_id is not None:
         query = query.where(Rotation.team_id == team_id)
     if visible_to_team is not None:
@@ -245,7 +251,9 @@ def remove_member(rotation_id: int, user_id: int) -> Rotation:
 
 
 def list_overrides(*, ending_after: datetime, visible_to_team: int | None = None) -> list[RotaOverride]:
-    query = sa.select(RotaOverride).where(RotaOverride.ends_at > ending_after).order_by(RotaOverride.starts_at)
+    query = (
+        sa.select(RotaOverride).where(RotaOverride.ends_at > ending_after).order_by(RotaOverride.starts_at)
+    )
     if visible_to_team is not None:
         query = query.where(sa.or_(RotaOverride.team_id.is_(None), RotaOverride.team_id == visible_to_team))
     return list(db.session.scalars(query))
@@ -272,7 +280,9 @@ def create_override(
     _active_user(user_id, "user_id")
     _check_team(team_id)
     if ends_at <= starts_at:
-        raise ValidationFailed("The cover must end after it starts.", {"ends_at": ["Must be after starts_at."]})
+        raise ValidationFailed(
+            "The cover must end after it starts.", {"ends_at": ["Must be after starts_at."]}
+        )
     if ends_at <= now:
         raise ValidationFailed("That cover is over already.", {"ends_at": ["Must be in the future."]})
     override = RotaOverride(

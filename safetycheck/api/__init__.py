@@ -23,7 +23,8 @@ def register_api(app: Flask) -> None:
     from safetycheck.api.visits.routes import blp as visits_blp
 
     register_converters(app)
-    for blp in (accounts_blp, visits_blp, alarms_blp, incidents_blp, incident_procedure_blp, markers_blp, rota_blp):
+    for blp in (accounts_blp, visits_blp, alarms_blp, incidents_blp, incident_procedure_blp, markers_blp):
         api.register_blueprint(blp, url_prefix="/api/v1")
+    api.register_blueprint(rota_blp, url_prefix="/api/v1")
     app.register_blueprint(ops_blp)
     app.register_blueprint(twilio_blp)

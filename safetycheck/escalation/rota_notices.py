@@ -67,12 +67,18 @@ def flag_gaps(session: Any, now: datetime) -> int:
     """
     if not rota.rota_in_use():
         return 0
-    admins = db.session.scalars(sa.select(User).where(User.role == Role.ADMIN, User.active).order_by(User.id)).all()
+    admins = db.session.scalars(
+        sa.select(User).where(User.role == Role.ADMIN, User.active).order_by(User.id)
+    ).all()
     sent = 0
     for team in db.session.scalars(sa.select(Team).order_by(Team.id)):
         # Only the first gap ahead: a rota short every weekday would otherwise send a week of
         # texts at once. Each later gap is told when it becomes the next one.
-        ahead = [g for g in rota.gaps(now - GAP_LOOKBACK, now + rota.GAP_HORIZON, team_id=team.id) if g.ends_at > now]
+        ahead = [
+            g
+            for g in rota.gaps(now - GAP_LOOKBACK, now + rota.GAP_HORIZON, team_id=team.id)
+            if g.ends_at > now
+        ]
         if not ahead:
             continue
         gap = ahead[0]

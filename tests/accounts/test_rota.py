@@ -164,8 +164,13 @@ def test_an_override_for_another_team_changes_nothing_here(team, other) -> None:
     ann, sam = person("Ann", team), person("Sam", other)
     rotation([ann], team=team)
     service.create_override(
-        user_id=sam.id, team_id=other.id, starts_at=NOW, ends_at=NOW + timedelta(hours=4),
-        note=None, created_by_id=None, now=NOW,
+        user_id=sam.id,
+        team_id=other.id,
+        starts_at=NOW,
+        ends_at=NOW + timedelta(hours=4),
+        note=None,
+        created_by_id=None,
+        now=NOW,
     )
     assert names(rota.on_call_at(NOW + timedelta(hours=1), team_id=team.id)) == ["Ann"]
     assert names(rota.on_call_at(NOW + timedelta(hours=1), team_id=other.id)) == ["Sam"]
@@ -231,12 +236,20 @@ def test_gaps_are_the_periods_with_nobody(team) -> None:
 
 def test_bad_rota_input_names_the_field(team) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        service.create_layer(name="x", priority=1, windows=[{"days": ["funday"], "from": "17:00", "until": "9"}], now=NOW)
+        service.create_layer(
+            name="x", priority=1, windows=[{"days": ["funday"], "from": "17:00", "until": "9"}], now=NOW
+        )
     assert set(caught.value.errors["windows"]["0"]) == {"days", "until"}  # type: ignore[index]
     with pytest.raises(ValidationFailed) as caught:
         service.create_rotation(
-            name="r", team_id=team.id, layer_id=None, handover_time=time(9), shift_length=0,
-            shift_unit=ShiftUnit.DAYS, starts_on=date(2026, 3, 2), now=NOW,
+            name="r",
+            team_id=team.id,
+            layer_id=None,
+            handover_time=time(9),
+            shift_length=0,
+            shift_unit=ShiftUnit.DAYS,
+            starts_on=date(2026, 3, 2),
+            now=NOW,
         )
     assert "shift_length" in caught.value.errors
     ann = person("Ann", team)

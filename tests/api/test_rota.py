@@ -32,14 +32,18 @@ def test_an_admin_builds_the_rota_and_anyone_in_reach_reads_who_is_on_call(as_us
     layer = admin.post("/api/v1/rota/layers", json={"name": "Nights", "priority": 10, "windows": NIGHTS})
     assert layer.status_code == 201, layer.get_json()
     assert layer.get_json()["windows"] == NIGHTS
-    day = admin.post("/api/v1/rota/rotations", json=rotation_body(org.team.id, [org.manager.id, org.colleague.id]))
+    day = admin.post(
+        "/api/v1/rota/rotations", json=rotation_body(org.team.id, [org.manager.id, org.colleague.id])
+    )
     assert day.status_code == 201, day.get_json()
     body = day.get_json()
     assert body["handover_time"] == "09:00"
     assert [m["user"]["id"] for m in body["members"]] == [org.manager.id, org.colleague.id]
     night = admin.post(
         "/api/v1/rota/rotations",
-        json=rotation_body(None, [org.lead.id], name="Nights", layer_id=layer.get_json()["id"], handover_time="17:00"),
+        json=rotation_body(
+            None, [org.lead.id], name="Nights", layer_id=layer.get_json()["id"], handover_time="17:00"
+        ),
     )
     assert night.status_code == 201
 
@@ -52,13 +56,20 @@ def test_an_admin_builds_the_rota_and_anyone_in_reach_reads_who_is_on_call(as_us
     assert {p["id"] for p in answer["next"]["people"]} == {org.lead.id, org.on_call.id}
     assert boss.get("/api/v1/rota/on-call").get_json()["team_id"] == org.team.id  # theirs by default
 
-    reordered = admin.put(f"/api/v1/rota/rotations/{body['id']}/members", json={"user_ids": [org.colleague.id, org.manager.id]})
+    reordered = admin.put(
+        f"/api/v1/rota/rotations/{body['id']}/members", json={"user_ids": [org.colleague.id, org.manager.id]}
+    )
     assert [m["user"]["id"] for m in reordered.get_json()["members"]] == [org.colleague.id, org.manager.id]
 
     override = admin.post(
         "/api/v1/rota/overrides",
-        json={"user_id": org.colleague.id, "team_id": org.team.id, "starts_at": "2026-03-06T17:00:00Z",
-              "ends_at": "2026-03-07T09:00:00Z", "note": "Sam covers Friday night"},
+        json={
+            "user_id": org.colleague.id,
+            "team_id": org.team.id,
+            "starts_at": "2026-03-06T17:00:00Z",
+            "ends_at": "2026-03-07T09:00:00Z",
+            "note": "Sam covers Friday night",
+        },
     )
     assert override.status_code == 201, override.get_json()
     friday = boss.get(f"/api/v1/rota/on-call?team_id={org.team.id}&at=2026-03-06T20:00:00Z").get_json()
@@ -74,7 +85,9 @@ def test_an_admin_builds_the_rota_and_anyone_in_reach_reads_who_is_on_call(as_us
 
 def test_managers_read_only_their_own_team_and_never_write(as_user, org) -> None:
     admin = as_user(org.admin)
-    theirs = admin.post("/api/v1/rota/rotations", json=rotation_body(org.other_team.id, [org.other_manager.id]))
+    theirs = admin.post(
+        "/api/v1/rota/rotations", json=rotation_body(org.other_team.id, [org.other_manager.id])
+    )
     ours = admin.post("/api/v1/rota/rotations", json=rotation_body(org.team.id, [org.manager.id]))
     boss = as_user(org.manager)
     assert boss.get(f"/api/v1/rota/rotations/{ours.get_json()['id']}").status_code == 200
@@ -82,7 +95,9 @@ def test_managers_read_only_their_own_team_and_never_write(as_user, org) -> None
     assert_error(boss.get(f"/api/v1/rota/on-call?team_id={org.other_team.id}"), 404)
     assert [r["id"] for r in boss.get("/api/v1/rota/rotations").get_json()] == [ours.get_json()["id"]]
     assert_error(boss.post("/api/v1/rota/rotations", json=rotation_body(org.team.id, [])), 403)
-    assert_error(boss.put(f"/api/v1/rota/rotations/{ours.get_json()['id']}/members", json={"user_ids": []}), 403)
+    assert_error(
+        boss.put(f"/api/v1/rota/rotations/{ours.get_json()['id']}/members", json={"user_ids": []}), 403
+    )
     assert_error(as_user(org.practitioner).get("/api/v1/rota/rotations"), 403)
 
 
@@ -103,7 +118,9 @@ def test_managers_read_only_their_own_team_and_never_write(as_user, org) -> None
     ],
 )
 def test_bad_rotations_are_refused_naming_the_field(as_user, org, app, changes, field) -> None:
-    response = as_user(org.admin).post("/api/v1/rota/rotations", json=rotation_body(org.team.id, [org.manager.id], **changes))
+    response = as_user(org.admin).post(
+        "/api/v1/rota/rotations", json=rotation_body(org.team.id, [org.manager.id], **changes)
+    )
     assert_error(response, 422, field)
     assert count(app, Rotation) == 0
 
@@ -113,8 +130,18 @@ def test_bad_rotations_are_refused_naming_the_field(as_user, org, app, changes, 
     [
         ({"name": "N", "priority": 0}, "priority"),
         ({"name": "N", "priority": 5, "windows": []}, "windows"),
-        ({"name": "N", "priority": 5, "windows": [{"days": ["funday"], "from": "17:00", "until": "09:00"}]}, "windows"),
-        ({"name": "N", "priority": 5, "windows": [{"days": ["mon"], "from": "5pm", "until": "09:00"}]}, "windows"),
+        (
+            {
+                "name": "N",
+                "priority": 5,
+                "windows": [{"days": ["funday"], "from": "17:00", "until": "09:00"}],
+            },
+            "windows",
+        ),
+        (
+            {"name": "N", "priority": 5, "windows": [{"days": ["mon"], "from": "5pm", "until": "09:00"}]},
+            "windows",
+        ),
     ],
 )
 def test_bad_layers_are_refused_naming_the_field(as_user, org, body, field) -> None:
@@ -124,9 +151,19 @@ def test_bad_layers_are_refused_naming_the_field(as_user, org, body, field) -> N
 def test_an_override_must_end_after_it_starts_and_have_a_zone(as_user, org) -> None:
     admin = as_user(org.admin)
     base = {"user_id": org.colleague.id, "starts_at": "2026-03-06T17:00:00Z"}
-    assert_error(admin.post("/api/v1/rota/overrides", json={**base, "ends_at": "2026-03-06T16:00:00Z"}), 422, "ends_at")
-    assert_error(admin.post("/api/v1/rota/overrides", json={**base, "ends_at": "2026-03-07T09:00:00"}), 422, "ends_at")
-    assert_error(admin.post("/api/v1/rota/overrides", json={**base, "ends_at": "2026-03-07T09:00:00Z", "user_id": 424242}), 422, "user_id")
+    assert_error(
+        admin.post("/api/v1/rota/overrides", json={**base, "ends_at": "2026-03-06T16:00:00Z"}), 422, "ends_at"
+    )
+    assert_error(
+        admin.post("/api/v1/rota/overrides", json={**base, "ends_at": "2026-03-07T09:00:00"}), 422, "ends_at"
+    )
+    assert_error(
+        admin.post(
+            "/api/v1/rota/overrides", json={**base, "ends_at": "2026-03-07T09:00:00Z", "user_id": 424242}
+        ),
+        422,
+        "user_id",
+    )
 
 
 def test_the_rota_is_not_open_without_a_token(client) -> None:

@@ -36,15 +36,31 @@ def _people(app: Any, org: Any, *names: str) -> list[User]:
         return made
 
 
-def _rotation(app: Any, members: list[User], *, team_id: int | None, handover: time, starts_on: date,
-              layer_windows: list[dict[str, Any]] | None = None) -> int:
+def _rotation(
+    app: Any,
+    members: list[User],
+    *,
+    team_id: int | None,
+    handover: time,
+    starts_on: date,
+    layer_windows: list[dict[str, Any]] | None = None,
+) -> int:
     with h.session(app):
         layer_id = None
         if layer_windows is not None:
-            layer_id = rota_service.create_layer(name="Nights", priority=10, windows=layer_windows, now=START).id
+            layer_id = rota_service.create_layer(
+                name="Nights", priority=10, windows=layer_windows, now=START
+            ).id
         made = rota_service.create_rotation(
-            name="Duty", team_id=team_id, layer_id=layer_id, handover_time=handover, shift_length=1,
-            shift_unit=ShiftUnit.DAYS, starts_on=starts_on, member_ids=[m.id for m in members], now=START,
+            name="Duty",
+            team_id=team_id,
+            layer_id=layer_id,
+            handover_time=handover,
+            shift_length=1,
+            shift_unit=ShiftUnit.DAYS,
+            starts_on=starts_on,
+            member_ids=[m.id for m in members],
+            now=START,
         )
         db.session.commit()
         return made.id
@@ -84,14 +100,21 @@ def test_the_person_whose_turn_starts_is_texted_once_per_turn(app, clock, org, c
     texts = [m for m in console_sms.sent if "your turn on call" in m.body]
     assert [m.to for m in texts] == [ann.phone, bob.phone]
     assert "until 09:00 GMT Tue 3 Mar" in texts[0].body
-    assert "Acacia" not in texts[0].body and "ACK" not in texts[0].body  # no case detail
+    assert "Acacia" not in texts[0].body
+    assert "ACK" not in texts[0].body
     assert {r.purpose for r in h.outbox(app, recipient_id=ann.id)} == {MessagePurpose.ROTA}
 
 
 def test_a_gap_in_cover_is_flagged_to_the_admins_once(app, clock, org, console_sms, sweep) -> None:
     [night] = _people(app, org, "Night Duty")
-    _rotation(app, [night], team_id=org.team.id, handover=time(17, 0), starts_on=date(2026, 3, 1),
-              layer_windows=NIGHTS)
+    _rotation(
+        app,
+        [night],
+        team_id=org.team.id,
+        handover=time(17, 0),
+        starts_on=date(2026, 3, 1),
+        layer_windows=NIGHTS,
+    )
 
     h.move_to(clock, START, hours=3)  # Monday 12:00, nobody on call by day
     sweep()
@@ -100,7 +123,9 @@ def test_a_gap_in_cover_is_flagged_to_the_admins_once(app, clock, org, console_s
     sweep()
     gaps = [m.body for m in console_sms.sent if m.to == org.admin.phone]
     assert len(gaps) == 2  # this team's gap by day, and the other team's, which has no rota at all
-    assert any(f"nobody is on call for {org.team.name} from 09:00 GMT Mon 2 Mar until 17:00" in b for b in gaps)
+    assert any(
+        f"nobody is on call for {org.team.name} from 09:00 GMT Mon 2 Mar until 17:00" in b for b in gaps
+    )
     assert any(org.other_team.name in b for b in gaps)
 
     h.move_to(clock, START, days=1, hours=1)  # Tuesday's gap is the next one now
@@ -108,11 +133,14 @@ def test_a_gap_in_cover_is_flagged_to_the_admins_once(app, clock, org, console_s
     with h.session(app):
         assert flag_gaps(db.session, clock.now()) == 0
     later = [m.body for m in console_sms.sent if m.to == org.admin.phone][2:]
-    assert len(later) == 1 and "Tue 3 Mar" in later[0]
+    assert len(later) == 1
+    assert "Tue 3 Mar" in later[0]
 
 
 @pytest.mark.parametrize("on_call_flag", [True, False])
-def test_without_a_rota_nothing_is_texted_and_the_flag_decides(app, clock, org, console_sms, sweep, on_call_flag) -> None:
+def test_without_a_rota_nothing_is_texted_and_the_flag_decides(
+    app, clock, org, console_sms, sweep, on_call_flag
+) -> None:
     if not on_call_flag:
         with h.session(app):
             account_service.set_on_call(org.on_call.id, on_call=False)

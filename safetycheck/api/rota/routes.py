@@ -9,8 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from safetycheck.accounts import rota
-from safetycheck.accounts import rota_service
+from safetycheck.accounts import rota, rota_service
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.rota_models import RotaOverride, Rotation
@@ -34,7 +33,9 @@ from safetycheck.api.rota.schemas import (
 from safetycheck.errors import NotFound
 from safetycheck.extensions import db
 
-blp = Blueprint("rota", __name__, description="The on-call rota: layers, rotations, overrides, who is on call")
+blp = Blueprint(
+    "rota", __name__, description="The on-call rota: layers, rotations, overrides, who is on call"
+)
 
 READERS = (Role.ADMIN, Role.HS_LEAD, Role.MANAGER)
 

@@ -44,7 +44,9 @@ class ClockTime(fields.String):
 
 class WindowSchema(StrictSchema):
     days = fields.List(
-        fields.String(validate=validate.OneOf(DAY_NAMES)), required=True, validate=validate.Length(min=1, max=7)
+        fields.String(validate=validate.OneOf(DAY_NAMES)),
+        required=True,
+        validate=validate.Length(min=1, max=7),
     )
     from_ = Clock(required=True, data_key="from", attribute="from")
     until = Clock(required=True)
@@ -74,7 +76,9 @@ class LayerUpdateSchema(LayerCreateSchema):
 
     name = Name()
     priority = BoundedInteger(minimum=1, maximum=1000)
-    windows = fields.List(fields.Nested(WindowSchema), allow_none=True, validate=validate.Length(min=1, max=50))
+    windows = fields.List(
+        fields.Nested(WindowSchema), allow_none=True, validate=validate.Length(min=1, max=50)
+    )
 
     @ma.validates_schema
     def _something(self, data: dict[str, Any], **_: Any) -> None:
@@ -159,7 +163,9 @@ class OverrideCreateSchema(StrictSchema):
 
 
 class OnCallQueryArgsSchema(ma.Schema):
-    team_id = Id(strict=False, metadata={"description": "Left out: your team (a manager), else cross-team cover only"})
+    team_id = Id(
+        strict=False, metadata={"description": "Left out: your team (a manager), else cross-team cover only"}
+    )
     at = fields.AwareDateTime(metadata={"description": "Default: now"})
 
 

@@ -31,7 +31,6 @@ from safetycheck.web.auth import now
 from safetycheck.web.forms import ActionForm, apply_domain_error
 
 
-
 def _local(day: date, hhmm: str) -> datetime:
     return datetime.combine(day, clock(hhmm), tzinfo=localtime.local_zone()).astimezone(UTC)
 
@@ -93,7 +92,9 @@ def rota_new_rotation() -> Any:
         else:
             flash(f"Rotation {made.name} was added. Now add its people in order.", "success")
             return redirect(url_for(".rota_rotation", rotation_id=made.id))
-    return _render("admin/rota_rotation_new.html", 422 if form.errors else 200, title="Add a rotation", form=form)
+    return _render(
+        "admin/rota_rotation_new.html", 422 if form.errors else 200, title="Add a rotation", form=form
+    )
 
 
 @bp.route("/rota/rotations/<id:rotation_id>", methods=["GET", "POST"])
@@ -158,7 +159,9 @@ def rota_member_down(rotation_id: int, user_id: int) -> Response:
 @bp.route("/rota/rotations/<id:rotation_id>/members/<id:user_id>/remove", methods=["POST"])
 @admin_only
 def rota_member_remove(rotation_id: int, user_id: int) -> Response:
-    return _act(rotation_id, lambda: rota_service.remove_member(rotation_id, user_id), "Removed from the rotation.")
+    return _act(
+        rotation_id, lambda: rota_service.remove_member(rotation_id, user_id), "Removed from the rotation."
+    )
 
 
 @bp.route("/rota/rotations/<id:rotation_id>/delete", methods=["POST"])
@@ -182,7 +185,8 @@ def rota_new_override() -> Any:
     if not form.is_submitted():
         form.starts_time.data, form.ends_time.data = "17:00", "09:00"
     if form.validate_on_submit():
-        assert form.starts_on.data is not None and form.ends_on.data is not None
+        assert form.starts_on.data is not None
+        assert form.ends_on.data is not None
         try:
             made = rota_service.create_override(
                 user_id=form.user_id.data or 0,
@@ -200,7 +204,9 @@ def rota_new_override() -> Any:
         else:
             flash(f"{made.user.name} covers from {localtime.short_time(made.starts_at)}.", "success")
             return redirect(url_for(".rota_index"))
-    return _render("admin/rota_override_new.html", 422 if form.errors else 200, title="Add an override", form=form)
+    return _render(
+        "admin/rota_override_new.html", 422 if form.errors else 200, title="Add an override", form=form
+    )
 
 
 @bp.route("/rota/overrides/<id:override_id>/delete", methods=["POST"])
@@ -225,7 +231,9 @@ def rota_new_layer() -> Any:
             layer = rota_service.create_layer(
                 name=form.name.data or "",
                 priority=form.priority.data or 0,
-                windows=[{"days": form.days.data, "from": form.window_from.data, "until": form.window_until.data}],
+                windows=[
+                    {"days": form.days.data, "from": form.window_from.data, "until": form.window_until.data}
+                ],
                 now=now(),
             )
             db.session.commit()

@@ -5,8 +5,24 @@ from __future__ import annotations
 from datetime import date, time
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, RadioField, SelectChoice, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from safetycheck.accounts.rota import DAY_NAMES
 from safetycheck.accounts.rota_models import ShiftUnit
@@ -15,7 +31,11 @@ ALL_TEAMS = ""
 BASE_LAYER = ""
 CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 CLOCK_ERROR = "Enter a time of day as HH:MM, like 17:00"
-DAY_LABELS = dict(zip(DAY_NAMES, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True))
+DAY_LABELS = dict(
+    zip(
+        DAY_NAMES, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True
+    )
+)
 UNIT_CHOICES = [SelectChoice(u.value, u.value.title()) for u in ShiftUnit]
 
 
@@ -43,8 +63,12 @@ class RotationForm(FlaskForm):
         "Shift length",
         validators=[InputRequired("Enter the shift length as a whole number"), NumberRange(min=1, max=672)],
     )
-    shift_unit = RadioField("Shift counted in", choices=UNIT_CHOICES, validators=[DataRequired("Select hours, days or weeks")])
-    starts_on = DateField("First hand-over on", validators=[InputRequired("Enter the date of the first hand-over")])
+    shift_unit = RadioField(
+        "Shift counted in", choices=UNIT_CHOICES, validators=[DataRequired("Select hours, days or weeks")]
+    )
+    starts_on = DateField(
+        "First hand-over on", validators=[InputRequired("Enter the date of the first hand-over")]
+    )
 
     def set_choices(self, teams: list[tuple[int, str]], layers: list[tuple[int, str]]) -> None:
         self.team_id.choices = team_choices(teams)
@@ -54,23 +78,36 @@ class RotationForm(FlaskForm):
         ]
 
     def first_day(self) -> date:
-        assert self.starts_on.data is not None
-        return self.starts_on.data
+        day: date | None = self.starts_on.data
+        assert day is not None
+        return day
 
 
 class MemberForm(FlaskForm):
-    user_id = SelectField("Add a person", coerce=_optional_id, validate_choice=False,
-                          validators=[DataRequired("Select a person to add")])
+    user_id = SelectField(
+        "Add a person",
+        coerce=_optional_id,
+        validate_choice=False,
+        validators=[DataRequired("Select a person to add")],
+    )
 
 
 class OverrideForm(FlaskForm):
-    user_id = SelectField("Who covers", coerce=_optional_id, validate_choice=False,
-                          validators=[DataRequired("Select who covers")])
+    user_id = SelectField(
+        "Who covers",
+        coerce=_optional_id,
+        validate_choice=False,
+        validators=[DataRequired("Select who covers")],
+    )
     team_id = SelectField("Team", coerce=_optional_id, validate_choice=False)
     starts_on = DateField("From (date)", validators=[InputRequired("Enter the date the cover starts")])
-    starts_time = StringField("From (time)", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)])
+    starts_time = StringField(
+        "From (time)", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)]
+    )
     ends_on = DateField("Until (date)", validators=[InputRequired("Enter the date the cover ends")])
-    ends_time = StringField("Until (time)", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)])
+    ends_time = StringField(
+        "Until (time)", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)]
+    )
     note = StringField("Note", validators=[Optional(), Length(max=200)])
 
 
@@ -80,9 +117,15 @@ class LayerForm(FlaskForm):
         "Priority",
         validators=[InputRequired("Enter a priority from 1 to 1000"), NumberRange(min=1, max=1000)],
     )
-    days = SelectMultipleField("Days it starts on", choices=[SelectChoice(d, DAY_LABELS[d]) for d in DAY_NAMES])
-    window_from = StringField("From", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)])
-    window_until = StringField("Until", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)])
+    days = SelectMultipleField(
+        "Days it starts on", choices=[SelectChoice(d, DAY_LABELS[d]) for d in DAY_NAMES]
+    )
+    window_from = StringField(
+        "From", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)]
+    )
+    window_until = StringField(
+        "Until", validators=[DataRequired(CLOCK_ERROR), Regexp(CLOCK, message=CLOCK_ERROR)]
+    )
 
     def validate_days(self, field: SelectMultipleField) -> None:
         if not field.data:
