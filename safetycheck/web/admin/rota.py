@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import flash, redirect, url_for
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from safetycheck import localtime
 from safetycheck.accounts import people, rota, rota_service
@@ -39,8 +40,10 @@ def _layer_choices() -> list[tuple[int, str]]:
     return [(layer.id, f"{layer.name} (priority {layer.priority})") for layer in rota_service.list_layers()]
 
 
-def _people_choices() -> list[tuple[str, str]]:
-    return [("", "Select a person")] + [(str(u.id), u.name) for u in people.list_people() if u.active]
+def _people_choices() -> list[SelectChoice]:
+    return [SelectChoice("", "Select a person")] + [
+        SelectChoice(str(u.id), u.name) for u in people.list_people() if u.active
+    ]
 
 
 @bp.route("/rota")
