@@ -66,7 +66,8 @@ def test_an_admin_builds_a_rotation_orders_it_and_sees_the_week(web_as, org, app
     assert made.status_code == 302
     rotation = _rotation(app, "Eastside duty")
     url = f"/admin/rota/rotations/{rotation.id}"
-    admin.get(url)
+    page = admin.get(url).get_data(as_text=True)
+    assert f'<option value="{org.colleague.id}">Sam Colleague</option>' in page
     for person in (org.manager, org.colleague):
         assert admin.post(url, {"user_id": str(person.id)}).status_code == 302
     assert _order(app, rotation.id) == [org.manager.id, org.colleague.id]
