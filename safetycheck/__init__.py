@@ -74,10 +74,12 @@ def _import_models() -> None:
     of sweep parts so that they register with the engine (the stages order them, not this list)."""
     import safetycheck.accounts.jobs
     import safetycheck.accounts.models
+    import safetycheck.accounts.rota_models
     import safetycheck.engine.models
     import safetycheck.escalation.call_models
     import safetycheck.escalation.calls
     import safetycheck.escalation.models
+    import safetycheck.escalation.rota_notices
     import safetycheck.escalation.sweep_parts
     import safetycheck.households.models
     import safetycheck.incidents.jobs

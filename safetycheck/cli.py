@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import NamedTuple
 
 import click
@@ -10,9 +10,12 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from safetycheck import localtime
+from safetycheck.accounts import rota_service
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.accounts.rota_models import ShiftUnit
 from safetycheck.errors import DomainError
 from safetycheck.extensions import db
 
@@ -81,7 +84,7 @@ class DemoPerson(NamedTuple):
 DEMO_PEOPLE = [
     DemoPerson("Ada Admin", "admin@demo.safetycheck", "+447700900001", Role.ADMIN, None),
     DemoPerson("Morgan Manager", "manager@demo.safetycheck", "+447700900002", Role.MANAGER, DEMO_TEAM),
-    DemoPerson("Olu On-Call", "oncall@demo.safetycheck", "+447700900003", Role.MANAGER, DUTY_TEAM, True),
+    DemoPerson("Olu On-Call", "oncall@demo.safetycheck", "+447700900003", Role.MANAGER, DUTY_TEAM),
     DemoPerson(
         "Priya Practitioner",
         "priya@demo.safetycheck",
@@ -101,6 +104,14 @@ DEMO_PEOPLE = [
         "9922",
     ),
     DemoPerson("Harper H&S Lead", "lead@demo.safetycheck", "+447700900006", Role.HS_LEAD, None),
+    DemoPerson("Dana Duty", "duty@demo.safetycheck", "+447700900007", Role.MANAGER, DUTY_TEAM),
+]
+# The demo rota, across teams: Olu and Dana take weekly turns by day (hand-over Monday 09:00)
+# and nightly turns out of hours (17:00 to 09:00, and weekend days), the out-of-hours layer
+# winning inside its window; the board and /admin/rota show who is on and who is next.
+DEMO_OUT_OF_HOURS = [
+    {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "17:00", "until": "09:00"},
+    {"days": ["sat", "sun"], "from": "09:00", "until": "17:00"},
 ]
 
 
@@ -129,11 +140,44 @@ def demo(with_incidents: bool) -> None:
             duress_pin=person.duress_pin,
             now=now,
         )
+    _demo_rota(now)
     db.session.commit()
-    click.echo(f"demo organisation created: teams {DEMO_TEAM!r} and {DUTY_TEAM!r}")
+    click.echo(f"demo organisation created: teams {DEMO_TEAM!r} and {DUTY_TEAM!r}, and an on-call rota")
     if with_incidents:
         _demo_incidents()
     _print_logins()
+
+
+def _demo_rota(now: datetime) -> None:
+    duty = [
+        account_service.find_user_by_email(e) for e in ("oncall@demo.safetycheck", "duty@demo.safetycheck")
+    ]
+    ids = [u.id for u in duty if u is not None]
+    today = localtime.local_date(now)
+    last_week = today - timedelta(days=today.weekday() + 7)  # a Monday, so a turn is in progress
+    rota_service.create_rotation(
+        name="Duty manager (day)",
+        team_id=None,
+        layer_id=None,
+        handover_time=time(9, 0),
+        shift_length=1,
+        shift_unit=ShiftUnit.WEEKS,
+        starts_on=last_week,
+        member_ids=ids,
+        now=now,
+    )
+    nights = rota_service.create_layer(name="Out of hours", priority=10, windows=DEMO_OUT_OF_HOURS, now=now)
+    rota_service.create_rotation(
+        name="Out-of-hours duty",
+        team_id=None,
+        layer_id=nights.id,
+        handover_time=time(17, 0),
+        shift_length=1,
+        shift_unit=ShiftUnit.DAYS,
+        starts_on=last_week,
+        member_ids=ids[::-1],
+        now=now,
+    )
 
 
 def _demo_incidents() -> None:

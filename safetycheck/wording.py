@@ -315,3 +315,26 @@ def call_no_keypress() -> str:
 
 
 _VIA.setdefault("voice", "by phone, pressing 1")
+# --- the on-call rota (escalation/rota_notices.py) ---------------------------------------------
+# No case detail: these go out whatever is happening, and say only when someone is on call.
+
+
+def rota_handover(*, rotation_name: str, cover: str, starts_at: datetime, ends_at: datetime) -> str:
+    return (
+        f"SafetyCheck: your turn on call ({rotation_name}, {cover}) starts {when(starts_at)} and "
+        f"runs until {when(ends_at)}. Keep your phone on and charged."
+    )
+
+
+def rota_override(*, cover: str, starts_at: datetime, ends_at: datetime) -> str:
+    return (
+        f"SafetyCheck: you are covering on call ({cover}) from {when(starts_at)} until "
+        f"{when(ends_at)}. Keep your phone on and charged."
+    )
+
+
+def rota_gap(*, team_name: str, starts_at: datetime, ends_at: datetime) -> str:
+    return (
+        f"SafetyCheck: nobody is on call for {team_name} from {when(starts_at)} until "
+        f"{when(ends_at)}. Add an override or fix the rota in SafetyCheck (Admin, On-call rota)."
+    )

@@ -33,15 +33,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from safetycheck.accounts import rota_service
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.models import WebSession
+from safetycheck.accounts.rota_models import ShiftUnit
 from safetycheck.extensions import db
 from tests import factories
 from tests.web.conftest import WebClient
@@ -303,6 +305,40 @@ MATRIX: dict[str, Api] = {
     "web.admin.correct_number": Page("POST", "/admin/numbers/{user}", ADMIN, body={"phone": "+447700900555"}),
     "web.admin.clear_number": Page("POST", "/admin/numbers/{user}/clear", ADMIN),
     "web.admin.policy": Page("GET", "/admin/policy", ADMIN),
+    # --- the on-call rota: `{rotation}` and `{override}` are team A's, `{layer}` is everyone's
+    "rota.list_layers": Api("GET", "/api/v1/rota/layers", NOT_PRACTITIONERS),
+    "rota.create_layer": Api("POST", "/api/v1/rota/layers", ADMIN, body={}),
+    "rota.get_layer": Api("GET", "/api/v1/rota/layers/{layer}", NOT_PRACTITIONERS),
+    "rota.update_layer": Api("PATCH", "/api/v1/rota/layers/{layer}", ADMIN, body={"priority": 5}),
+    "rota.delete_layer": Api("DELETE", "/api/v1/rota/layers/{layer}", ADMIN),
+    "rota.list_rotations": Api("GET", "/api/v1/rota/rotations", NOT_PRACTITIONERS),
+    "rota.create_rotation": Api("POST", "/api/v1/rota/rotations", ADMIN, body={}),
+    "rota.get_rotation": Api("GET", "/api/v1/rota/rotations/{rotation}", STAFF_RECORD),
+    "rota.update_rotation": Api(
+        "PATCH", "/api/v1/rota/rotations/{rotation}", ADMIN, body={"name": "Renamed"}
+    ),
+    "rota.delete_rotation": Api("DELETE", "/api/v1/rota/rotations/{rotation}", ADMIN),
+    "rota.put_members": Api("PUT", "/api/v1/rota/rotations/{rotation}/members", ADMIN, body={"user_ids": []}),
+    "rota.list_overrides": Api("GET", "/api/v1/rota/overrides", NOT_PRACTITIONERS),
+    "rota.create_override": Api("POST", "/api/v1/rota/overrides", ADMIN, body={}),
+    "rota.get_override": Api("GET", "/api/v1/rota/overrides/{override}", STAFF_RECORD),
+    "rota.delete_override": Api("DELETE", "/api/v1/rota/overrides/{override}", ADMIN),
+    "rota.get_on_call": Api("GET", "/api/v1/rota/on-call", NOT_PRACTITIONERS),
+    "rota.get_gaps": Api("GET", "/api/v1/rota/gaps", NOT_PRACTITIONERS),
+    "web.admin.rota_index": Page("GET", "/admin/rota", ADMIN),
+    "web.admin.rota_new_rotation": Page("GET", "/admin/rota/rotations/new", ADMIN),
+    "web.admin.rota_rotation": Page("GET", "/admin/rota/rotations/{rotation}", ADMIN),
+    "web.admin.rota_member_up": Page("POST", "/admin/rota/rotations/{rotation}/members/{manager}/up", ADMIN),
+    "web.admin.rota_member_down": Page(
+        "POST", "/admin/rota/rotations/{rotation}/members/{manager}/down", ADMIN
+    ),
+    "web.admin.rota_member_remove": Page(
+        "POST", "/admin/rota/rotations/{rotation}/members/{manager}/remove", ADMIN
+    ),
+    "web.admin.rota_delete_rotation": Page("POST", "/admin/rota/rotations/{rotation}/delete", ADMIN),
+    "web.admin.rota_new_override": Page("GET", "/admin/rota/overrides/new", ADMIN),
+    "web.admin.rota_delete_override": Page("POST", "/admin/rota/overrides/{override}/delete", ADMIN),
+    "web.admin.rota_new_layer": Page("GET", "/admin/rota/layers/new", ADMIN),
 }
 
 
@@ -374,9 +410,39 @@ def world(app: Flask, org: factories.Org, clock: Any, as_user: Any) -> World:
         "action": action.get_json()["actions"][-1]["id"],
         "user": target.id,
         "manager": org.manager.id,
+        **_rota_records(app, org, clock),
     }
     yield World(org, target, ids)
     app.config["RATELIMIT_ENABLED"] = True
+
+
+def _rota_records(app: Flask, org: factories.Org, clock: Any) -> dict[str, int]:
+    """Team A's rotation (with its manager) and override, and a layer, for the rota's entries."""
+    with app.app_context():
+        moment = clock.now()
+        layer = rota_service.create_layer(name="Nights", priority=10, windows=None, now=moment)
+        rotation = rota_service.create_rotation(
+            name="Team A duty",
+            team_id=org.team.id,
+            layer_id=None,
+            handover_time=time(9),
+            shift_length=1,
+            shift_unit=ShiftUnit.DAYS,
+            starts_on=date(2026, 3, 2),
+            member_ids=[org.manager.id],
+            now=moment,
+        )
+        override = rota_service.create_override(
+            user_id=org.manager.id,
+            team_id=org.team.id,
+            starts_at=moment,
+            ends_at=moment + timedelta(hours=8),
+            note=None,
+            created_by_id=None,
+            now=moment,
+        )
+        db.session.commit()
+        return {"layer": layer.id, "rotation": rotation.id, "override": override.id}
 
 
 def _category(response: Any, page: bool) -> str:

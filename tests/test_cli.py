@@ -16,6 +16,7 @@ from flask.testing import FlaskCliRunner
 from safetycheck import create_app
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team, User
+from safetycheck.accounts.rota_models import Rotation
 from safetycheck.cli import DEMO_PASSWORD, DEMO_PEOPLE
 from safetycheck.extensions import db
 from safetycheck.paths import DEFAULT_POLICY_PATH, DEFAULT_SETTINGS_PATH, MIGRATIONS_DIR
@@ -179,7 +180,9 @@ def test_demo_fills_an_empty_database_and_prints_the_logins(runner, fresh_app) -
     assert team_of["admin@demo.safetycheck"] is None
     with fresh_app.app_context():
         on_call = db.session.scalars(sa.select(User.email).where(User.on_call)).all()
-    assert on_call == ["oncall@demo.safetycheck"]
+        rotations = db.session.scalars(sa.select(Rotation.name).order_by(Rotation.id)).all()
+    assert on_call == []  # the demo's on-call is its rota, not the always-on flag
+    assert rotations == ["Duty manager (day)", "Out-of-hours duty"]
     assert sign_in(fresh_app, "priya@demo.safetycheck", DEMO_PASSWORD) == 201
 
 
@@ -231,17 +234,19 @@ def test_demo_ladder_widens_to_someone_new(runner, fresh_app) -> None:
     with fresh_app.app_context():
         priya = db.session.scalar(sa.select(User).where(User.email == "priya@demo.safetycheck"))
         alarm = Alarm(practitioner=priya, team_id=priya.team_id)
-        managers, _ = recipients.resolve(alarm, frozenset({RecipientGroup.TEAM_MANAGERS}))
+        moment = fresh_app.extensions["safetycheck.clock"].now()
+        managers, _ = recipients.resolve(alarm, frozenset({RecipientGroup.TEAM_MANAGERS}), now=moment)
         wider, _ = recipients.resolve(
-            alarm, frozenset({RecipientGroup.TEAM_MANAGERS, RecipientGroup.ON_CALL})
+            alarm, frozenset({RecipientGroup.TEAM_MANAGERS, RecipientGroup.ON_CALL}), now=moment
         )
         emails = [u.email for u in managers], [u.email for u in wider]
         db.session.rollback()
 
-    assert emails == (
-        ["manager@demo.safetycheck"],
-        ["manager@demo.safetycheck", "oncall@demo.safetycheck"],
-    )
+    managers_step, wider_step = emails
+    assert managers_step == ["manager@demo.safetycheck"]
+    # Whoever the demo rota has on call at this moment: one of the duty team, day or night.
+    assert wider_step[0] == "manager@demo.safetycheck"
+    assert wider_step[1:] in (["oncall@demo.safetycheck"], ["duty@demo.safetycheck"])
 
 
 def test_config_prints_where_the_settings_come_from(monkeypatch, tmp_path) -> None:

@@ -256,4 +256,5 @@ def team_managers(team_id: int) -> list[User]:
 
 
 def on_call_users() -> list[User]:
+    """Users with the old always-on flag only; who is on call at a moment is `rota.on_call_at`."""
     return list(db.session.scalars(sa.select(User).where(User.on_call, User.active).order_by(User.id)))

@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from safetycheck.accounts.models import User
+from safetycheck.accounts import rota
+from safetycheck.accounts.enums import Role
+from safetycheck.accounts.models import Team, User
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation import call_outbox
 from safetycheck.escalation.alarms import ACTIVE_STATUSES
@@ -244,3 +246,31 @@ def calls_of(alarm: Alarm) -> list[CallLine]:
             )
         )
     return lines
+@dataclass(frozen=True)
+class OnCallCover:
+    """Who is on call for one team now, and who comes on next and when (for the board)."""
+
+    team_name: str
+    current: list[User]
+    next_people: list[User] | None
+    next_at: datetime | None
+
+
+def on_call_cover(user: User, *, now: datetime) -> list[OnCallCover]:
+    """The cover of the viewer's team (a manager), or of every team (admins, health and safety leads)."""
+    if user.role == Role.MANAGER:
+        teams = [user.team] if user.team is not None else []
+    else:
+        teams = list(db.session.scalars(sa.select(Team).order_by(Team.name)))
+    cover = []
+    for team in teams:
+        coming = rota.next_on_call(now, team_id=team.id)
+        cover.append(
+            OnCallCover(
+                team_name=team.name,
+                current=rota.on_call_at(now, team_id=team.id),
+                next_people=coming[0] if coming else None,
+                next_at=coming[1] if coming else None,
+            )
+        )
+    return cover

@@ -77,7 +77,7 @@ def place_for_step(
     """Queue the calls of a step being decided; returns how many can be placed (reachable)."""
     if not step.call:
         return 0
-    people, fell_back = recipients.resolve(alarm, step.call)
+    people, fell_back = recipients.resolve(alarm, step.call, now=now)
     script = _script(alarm, visit, tz)
     called: list[int] = []
     reachable = 0

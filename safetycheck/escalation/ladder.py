@@ -55,7 +55,7 @@ def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: tzin
         if step is None:
             alarm.next_step_at = due
             return 0
-    people, fell_back = recipients.resolve(alarm, step.notify)
+    people, fell_back = recipients.resolve(alarm, step.notify, now=now)
     visit = db.session.get(Visit, alarm.visit_id) if alarm.visit_id else None
     queued = 0
     reachable = 0

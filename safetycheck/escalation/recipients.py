@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
+from safetycheck.accounts import rota
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
@@ -12,13 +15,15 @@ from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
 
 
-def resolve(alarm: Alarm, groups: frozenset[RecipientGroup]) -> tuple[list[User], bool]:
+def resolve(alarm: Alarm, groups: frozenset[RecipientGroup], *, now: datetime) -> tuple[list[User], bool]:
     """People to text for these groups, and whether a fallback had to be used.
 
     An escalation sent to nobody means nobody comes. When the groups name no one who can be
     reached (no managers in the team, nobody on call, every number dead), the step goes to the
-    on-call contacts and then to the admins instead, and the timeline says so.
+    on-call contacts and then to the admins instead, and the timeline says so. On-call is
+    whoever the rota has on call for the alarm's team at `now`, the moment of the step.
     """
+    on_call = rota.on_call_at(now, team_id=alarm.team_id)
     people: dict[int, User] = {}
     practitioner = alarm.practitioner
     if RecipientGroup.PRACTITIONER in groups:
@@ -27,13 +32,13 @@ def resolve(alarm: Alarm, groups: frozenset[RecipientGroup]) -> tuple[list[User]
         for user in account_service.team_managers(alarm.team_id):
             people.setdefault(user.id, user)
     if RecipientGroup.ON_CALL in groups:
-        for user in account_service.on_call_users():
+        for user in on_call:
             if user.id != practitioner.id:
                 people.setdefault(user.id, user)
     wanted_others = groups - {RecipientGroup.PRACTITIONER}
     reachable_others = [u for u in people.values() if u.id != practitioner.id and _reachable(u)]
     if wanted_others and not reachable_others:
-        fallback = [u for u in account_service.on_call_users() if u.id != practitioner.id and _reachable(u)]
+        fallback = [u for u in on_call if u.id != practitioner.id and _reachable(u)]
         if not fallback:
             fallback = list(
                 db.session.scalars(

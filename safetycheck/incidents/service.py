@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from safetycheck.accounts import rota
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
@@ -284,7 +285,7 @@ def update_details(actor: User, incident: Incident, changes: dict[str, Any], *, 
     if not was_serious and workflow.is_serious(incident) and incident.status == IncidentStatus.REPORTED:
         # Corrected to an assault, a weapon, a sexual incident or being held before anyone
         # acknowledged it: on-call hears of it and the chase starts, as if reported so.
-        people = _managers(incident) + account_service.on_call_users()
+        people = _managers(incident) + rota.on_call_at(now, team_id=incident.team_id)
         notify.became_serious(incident, [p for p in people if p.id != incident.reporter_id], now=now)
         if reach.reporter_may_see(incident):
             # Not for a duress incident: a manager already took charge of its alarm, and a
@@ -313,9 +314,9 @@ def _open(incident: Incident, *, now: datetime, chase: bool) -> None:
     serious = workflow.is_serious(incident)
     people = [m for m in _managers(incident) if m.id != incident.reporter_id]
     if serious and chase:
-        people += [u for u in account_service.on_call_users() if u.id != incident.reporter_id]
+        people += [u for u in rota.on_call_at(now, team_id=incident.team_id) if u.id != incident.reporter_id]
     if not people:  # nobody in the team to tell: on-call hears of it rather than nobody
-        people = [u for u in account_service.on_call_users() if u.id != incident.reporter_id]
+        people = [u for u in rota.on_call_at(now, team_id=incident.team_id) if u.id != incident.reporter_id]
     notify.reported(incident, people, now=now, serious=serious)
     if serious and chase:
         _chase(incident, now=now)

@@ -15,6 +15,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 def init_app(app: Flask) -> None:
     """Register the pages, their templates, CSRF, error pages and security headers."""
     from safetycheck.web import assets, errors, filters, security
+    from safetycheck.web.admin import rota as _admin_rota  # noqa: F401  (its routes join the admin blueprint)
     from safetycheck.web.admin.routes import bp as admin_bp
     from safetycheck.web.app import queue as _app_queue  # noqa: F401  (its routes join the app blueprint)
     from safetycheck.web.app.routes import bp as app_bp

@@ -16,6 +16,8 @@ ORDER = [
     "visits.remind",
     "escalation.advance_steps",
     "accounts.purge_signin_records",
+    "escalation.rota_gaps",
+    "escalation.rota_handover",
     "incidents.remind_overdue_steps",
     "incidents.expire_markers",
     "incidents.remind_marker_reviews",

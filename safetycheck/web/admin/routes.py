@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
-from safetycheck.accounts import people, signin
+from safetycheck.accounts import people, rota, signin
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts import sessions as session_service
 from safetycheck.accounts.enums import Role
@@ -57,7 +57,7 @@ def index() -> Any:
         team_count=len(people.list_teams()),
         undeliverable_count=len(people.undeliverable_people()),
         locked_count=len(signin.locked_user_ids(everyone, now=moment)),
-        on_call=[u for u in everyone if u.on_call and u.active],
+        on_call=rota.on_call_anywhere(moment),
     )
 
 

@@ -91,7 +91,8 @@ def _version(board: board_service.Board, moment: Any) -> str:
 @bp.route("")
 @viewers
 def board() -> Any:
-    return render_template("board/board.html", **_live_context())
+    cover = board_service.on_call_cover(_me(), now=now())
+    return render_template("board/board.html", on_call_cover=cover, **_live_context())
 
 
 @bp.route("/live")
