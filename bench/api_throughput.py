@@ -45,8 +45,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from safetycheck import create_app
 from safetycheck.accounts import secrets as account_secrets
@@ -58,6 +57,7 @@ from safetycheck.households import matching
 from safetycheck.households.models import Marker
 from safetycheck.incidents.models import Incident
 
+BENCH = Path(__file__).resolve().parent
 WRITE_TABLE = "bench_bare_writes"
 VISITS = "/api/v1/visits"
 
@@ -126,9 +126,7 @@ def seed(threads: int, now: datetime) -> list[str]:
             password="bench-password",
             now=now,
         )
-        tokens.append(
-            account_service.issue_token(user, device="bench", now=now, ttl=timedelta(days=1)).token
-        )
+        tokens.append(account_service.issue_token(user, device="bench", now=now, ttl=timedelta(days=1)).token)
         household = matching.household_for(address(n), now=now)
         assert household is not None
         if n % 2 == 0:
@@ -149,7 +147,9 @@ def seed(threads: int, now: datetime) -> list[str]:
                 )
             )
     db.session.execute(
-        sa.text(f"CREATE TABLE {WRITE_TABLE} (id serial PRIMARY KEY, at timestamptz DEFAULT now(), body text)")
+        sa.text(
+            f"CREATE TABLE {WRITE_TABLE} (id serial PRIMARY KEY, at timestamptz DEFAULT now(), body text)"
+        )
     )
     db.session.commit()
     return tokens
@@ -195,7 +195,10 @@ def count_statements(app: Any, token: str, show: bool) -> dict[str, int]:
         if label == "measured":
             counts = {"check-in": len(check_in_statements), "check-out": len(check_out_statements)}
             if show:
-                for name, statements in (("check-in", check_in_statements), ("check-out", check_out_statements)):
+                for name, statements in (
+                    ("check-in", check_in_statements),
+                    ("check-out", check_out_statements),
+                ):
                     print(f"\n{name}: {len(statements)} statements")
                     for statement in statements:
                         print(f"  {statement[:160]}")
@@ -218,7 +221,11 @@ def free_port() -> int:
 
 
 def request(
-    conn: http.client.HTTPConnection, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, Any, float]:
     data = json.dumps(body).encode() if body is not None else None
     started = time.perf_counter()
@@ -367,7 +374,9 @@ def profile(pid: int, out: str, seconds: float) -> subprocess.Popen[bytes]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/bench_api")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=4, help="load threads (one practitioner each)")
@@ -424,7 +433,7 @@ def main() -> None:
         f"{args.rounds} rounds of {args.seconds:g} s per phase; load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min)"
     )
-    print(f"\n| endpoint | requests/s (median of rounds) | p99 ms | statements | errors |")
+    print("\n| endpoint | requests/s (median of rounds) | p99 ms | statements | errors |")
     print("| --- | ---: | ---: | ---: | ---: |")
     rows = [
         ("bare JSON", phases["json"], "bare JSON", "0"),
@@ -432,7 +441,9 @@ def main() -> None:
     ]
     for label, phase, key, count in rows:
         rate = statistics.median(phase.rates)
-        print(f"| {label} | {rate:,.0f} | {p99(phase.durations[key]) * 1000:.1f} | {count} | {phase.errors} |")
+        print(
+            f"| {label} | {rate:,.0f} | {p99(phase.durations[key]) * 1000:.1f} | {count} | {phase.errors} |"
+        )
     cycle = phases["cycle"]
     cycle_rate = statistics.median(cycle.rates)
     for key in ("check-in", "check-out"):

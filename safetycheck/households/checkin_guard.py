@@ -29,7 +29,9 @@ def assess(request: CheckInRequest) -> CheckInAssessment:
     """
     address, now = request.address, request.now
     key = households.address_key(address)
-    household, active = (None, []) if key is None else marker_service.household_with_active_markers(key, now=now)
+    household, active = (
+        (None, []) if key is None else marker_service.household_with_active_markers(key, now=now)
+    )
     if household is None:
         return CheckInAssessment(address=address)
     warnings = [marker_service.warning(marker) for marker in active]

@@ -298,10 +298,12 @@ def _replay(earlier: Visit, fingerprint: str | None, address: str) -> CheckIn:
 
 def _keyed_and_current_visit(practitioner_id: int, key: str | None) -> tuple[Visit | None, Visit | None]:
     """The practitioner's visit under this Idempotency-Key and their current visit (one query)."""
-    condition = Visit.status.in_(CURRENT_STATUSES)
+    condition: sa.ColumnElement[bool] = Visit.status.in_(CURRENT_STATUSES)
     if key:
         condition = sa.or_(condition, Visit.idempotency_key == key)
-    found = db.session.scalars(sa.select(Visit).where(Visit.practitioner_id == practitioner_id, condition)).all()
+    found = db.session.scalars(
+        sa.select(Visit).where(Visit.practitioner_id == practitioner_id, condition)
+    ).all()
     keyed = next((v for v in found if key and v.idempotency_key == key), None)
     return keyed, next((v for v in found if v.is_current), None)
 
