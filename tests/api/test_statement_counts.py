@@ -72,10 +72,21 @@ def marked_household(as_user, org, clock) -> None:
     assert approved.status_code == 200
 
 
+def assert_answer_is_what_was_stored(api: Any, answer: dict[str, Any]) -> None:
+    """The answer, serialised without a reload, is the visit as a fresh request reads it back."""
+    stored = api.get(f"/api/v1/visits/{answer['id']}").get_json()
+    assert {key: stored[key] for key in answer} == answer
+
+
 def check_in(api: Any) -> Any:
     return api.post(
         "/api/v1/visits",
-        json={"address": SAME_HOME_TYPED_FAST, "duration_minutes": 45},
+        json={
+            "address": SAME_HOME_TYPED_FAST,
+            "duration_minutes": 45,
+            "case_ref": "C-1042",
+            "location": {"lat": 53.7996, "lon": -1.5491, "accuracy_m": 12.5},
+        },
         headers={"Idempotency-Key": "phone-retry-1"},
     )
 
@@ -87,6 +98,7 @@ def test_check_in_and_check_out_statements(app, priya, marked_household, clock) 
     assert checked_in.get_json()["warnings"], "the marker's warning is part of the path measured"
     made = request_statements(seen)
     assert len(made) <= CHECK_IN_STATEMENTS, "\n".join(made)
+    assert_answer_is_what_was_stored(priya, checked_in.get_json())
 
     clock.advance(timedelta(seconds=20))
     with statements(app) as seen:
@@ -95,6 +107,7 @@ def test_check_in_and_check_out_statements(app, priya, marked_household, clock) 
     assert done.get_json()["practitioner_name"] == "Priya Practitioner"
     made = request_statements(seen)
     assert len(made) <= CHECK_OUT_STATEMENTS, "\n".join(made)
+    assert_answer_is_what_was_stored(priya, done.get_json())
 
 
 def test_a_replayed_check_in_is_answered_by_the_one_look_up(app, priya, marked_household, clock) -> None:
