@@ -147,3 +147,20 @@ def _columns_of(name: str) -> tuple[str, ...]:
             if key.name == name:
                 return tuple(column.name for column in key.columns)
     return ()
+
+
+def commit_keeping_loaded(session: Any) -> None:
+    """Commit without expiring what the session holds, so that reading it afterwards costs no query.
+
+    For a request that commits and then only reads back what it wrote itself (its answer, the
+    signed-in user): the loaded values are what the database now holds, and reloading them is a
+    round trip per object. Everywhere else the default (expire on commit) stays, since code that
+    reads after a commit may expect what other transactions wrote.
+    """
+    real = session() if callable(session) else session  # the scoped_session's own Session
+    previous = real.expire_on_commit
+    real.expire_on_commit = False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = previous

@@ -14,6 +14,7 @@ from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import ApiToken, User
 from safetycheck.clock import Clock
+from safetycheck.db import commit_keeping_loaded
 from safetycheck.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,7 +62,8 @@ def login_required(*roles: Role) -> Callable[[F], F]:
             g.current_user, g.current_token = found
             if db.session.is_modified(g.current_token):
                 # last_used_at moved (at most once a minute): keep it even if the view only reads.
-                db.session.commit()
+                # The token and its user stay loaded: expiring them would cost the view a reload.
+                commit_keeping_loaded(db.session)
             if roles and g.current_user.role not in roles:
                 abort(403, message="Your role cannot do this.")
             return view(*args, **kwargs)

@@ -28,10 +28,12 @@ def assess(request: CheckInRequest) -> CheckInAssessment:
     a refused check-in must leave no trace but its 409.
     """
     address, now = request.address, request.now
-    household = households.find_household(address)
+    key = households.address_key(address)
+    household, active = (
+        (None, []) if key is None else marker_service.household_with_active_markers(key, now=now)
+    )
     if household is None:
         return CheckInAssessment(address=address)
-    active = marker_service.active_markers(household.id, now=now)
     warnings = [marker_service.warning(marker) for marker in active]
     return CheckInAssessment(
         warnings=warnings,
@@ -68,4 +70,5 @@ def link_visit(accepted: CheckInAccepted) -> None:
         )
         household_id = household.id if household is not None else None
     if household_id is not None:
-        households.link_visit(visit.id, household_id, now=now)
+        # The visit was inserted in this very transaction: nothing can have linked it yet.
+        households.link_visit(visit.id, household_id, now=now, new_visit=True)

@@ -60,8 +60,12 @@ def get_household(household_id: int) -> Household:
     return household
 
 
-def link_visit(visit_id: int, household_id: int, *, now: datetime) -> None:
-    """Remember that a visit was at this household (once; a retried link changes nothing)."""
-    if db.session.get(VisitHousehold, visit_id) is None:
+def link_visit(visit_id: int, household_id: int, *, now: datetime, new_visit: bool = False) -> None:
+    """Remember that a visit was at this household (once; a retried link changes nothing).
+
+    `new_visit`: the visit was inserted in the caller's transaction, so no link can exist yet
+    and the look-up (a round trip on every check-in) is skipped.
+    """
+    if new_visit or db.session.get(VisitHousehold, visit_id) is None:
         db.session.add(VisitHousehold(visit_id=visit_id, household_id=household_id, linked_at=now))
         db.session.flush()

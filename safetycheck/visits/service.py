@@ -79,14 +79,13 @@ def check_in(
     """
     if practitioner.role != Role.PRACTITIONER:
         raise Forbidden("Only practitioners check in to visits.")
-    if idempotency_key:
-        earlier = _visit_by_key(practitioner.id, idempotency_key)
-        if earlier is not None:
-            return _replay(earlier, request_fingerprint, address)
+    # One round trip answers both questions: is this a retry, and is a visit already open?
+    keyed, active = _keyed_and_current_visit(practitioner.id, idempotency_key)
+    if keyed is not None:
+        return _replay(keyed, request_fingerprint, address)
     due_at = _due_at(now, duration_minutes, expected_end, max_minutes)
     if companion_id is not None:
         _check_companion(practitioner, companion_id)
-    active = current_visit(practitioner.id)
     if active is not None:
         raise Conflict(
             f"You are already checked in to visit {active.id}; check out of it first.",
@@ -295,6 +294,18 @@ def _replay(earlier: Visit, fingerprint: str | None, address: str) -> CheckIn:
             {"Idempotency-Key": ["Already used with a different request body."]},
         )
     return CheckIn(visit=earlier, replayed=True)
+
+
+def _keyed_and_current_visit(practitioner_id: int, key: str | None) -> tuple[Visit | None, Visit | None]:
+    """The practitioner's visit under this Idempotency-Key and their current visit (one query)."""
+    condition: sa.ColumnElement[bool] = Visit.status.in_(CURRENT_STATUSES)
+    if key:
+        condition = sa.or_(condition, Visit.idempotency_key == key)
+    found = db.session.scalars(
+        sa.select(Visit).where(Visit.practitioner_id == practitioner_id, condition)
+    ).all()
+    keyed = next((v for v in found if key and v.idempotency_key == key), None)
+    return keyed, next((v for v in found if v.is_current), None)
 
 
 def _visit_by_key(practitioner_id: int, key: str) -> Visit | None:

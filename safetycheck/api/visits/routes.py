@@ -21,6 +21,7 @@ from safetycheck.api.visits.schemas import (
     VisitQueryArgsSchema,
     VisitSchema,
 )
+from safetycheck.db import commit_keeping_loaded
 from safetycheck.errors import ValidationFailed
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmOutcome
@@ -102,7 +103,8 @@ def check_in(body: dict[str, Any]) -> Any:
         now=now(),
         max_minutes=current_app.config["MAX_VISIT_MINUTES"],
     )
-    db.session.commit()
+    # The answer is the visit as written here: no reload of it and its practitioner after commit.
+    commit_keeping_loaded(db.session)
     return result.visit
 
 
@@ -159,7 +161,7 @@ def checkout(body: dict[str, Any], visit_id: int) -> Any:
     result = visit_service.check_out(
         current_user(), visit_id, pin=body.get("pin"), outcome=body.get("outcome"), now=now()
     )
-    db.session.commit()
+    commit_keeping_loaded(db.session)  # as for check-in: answer without reloading
     return result.visit
 
 
