@@ -75,6 +75,8 @@ def _import_models() -> None:
     import safetycheck.accounts.jobs
     import safetycheck.accounts.models
     import safetycheck.engine.models
+    import safetycheck.escalation.coverage_jobs
+    import safetycheck.escalation.coverage_models
     import safetycheck.escalation.models
     import safetycheck.escalation.sweep_parts
     import safetycheck.households.models

@@ -214,3 +214,32 @@ def marker_review_due(*, marker_id: int, postcode: str | None, review_at: dateti
         f"SafetyCheck: household marker {marker_id} ({where}) is due for review by "
         f"{when(review_at)}. Renew it with a new incident, or it expires then. Review it {ACT_IN_APP}."
     )
+
+
+# --- coverage: overdue ladders that would reach nobody who can act (escalation/coverage.py) -------
+
+NO_COVER_WARNING = (
+    "Nobody can be texted if you are overdue: your team has no manager with a working phone "
+    "number and nobody is on call. Your check-in is recorded. Tell your manager, or an admin, "
+    "before you go in."
+)
+
+
+def no_cover_reason(*, managers: int, deliverable: int, ladder_texts_managers: bool = True) -> str:
+    """Why a team has no cover, for /admin and the admins' text: what an admin must fix."""
+    if not ladder_texts_managers:
+        who = "the overdue ladder texts no managers"
+    elif managers == 0:
+        who = "no active manager"
+    else:
+        who = f"{managers} manager{'s' if managers != 1 else ''}, {deliverable} with a working number"
+    return f"{who}, and nobody on call"
+
+
+def no_cover_alert(*, team_name: str, reason: str) -> str:
+    """To admins, once per team and day: overdue visits in this team would reach nobody."""
+    return (
+        f"SafetyCheck: team {short_place(team_name, 40)} has no cover ({reason}). An overdue "
+        "visit there reaches no one who can act. Add a manager or on-call contact, or correct "
+        f"their numbers, {ACT_IN_APP}."
+    )

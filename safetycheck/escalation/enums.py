@@ -37,6 +37,7 @@ class MessagePurpose(StrEnum):
     STAND_DOWN = "stand_down"  # to everyone texted: the worker is safe or the alarm resolved
     REPLY = "reply"  # an answer to an inbound text
     INCIDENT = "incident"  # a new incident report, to the reporter's managers
+    COVERAGE = "coverage"  # to admins: a team's overdue ladder would reach nobody who can act
 
 
 class AlarmOutcome(StrEnum):
