@@ -91,14 +91,20 @@ def warn_without_cover(accepted: visit_events.CheckInAccepted) -> None:
     """The check-in stands; a visit whose ladder reaches nobody carries a `no_cover` warning."""
     visit, now = accepted.visit, accepted.now
     rules: Policy = current_app.extensions["safetycheck.policy"]
-    if has_cover(team_id=visit.team_id, practitioner_id=visit.practitioner_id, due_at=visit.due_at, rules=rules):
+    if has_cover(
+        team_id=visit.team_id, practitioner_id=visit.practitioner_id, due_at=visit.due_at, rules=rules
+    ):
         return
     # A new list, so that the JSON column is seen to change.
     visit.warnings = [*visit.warnings, {"code": NO_COVER, "message": texts.NO_COVER_WARNING}]
     timeline.record("visit", visit.id, NO_COVER, at=now, team_id=visit.team_id)
     if visit.team_id is not None:
         alert_admins(
-            visit.team_id, reason=reason_for(visit.team_id, rules), now=now, source="check_in", visit_id=visit.id
+            visit.team_id,
+            reason=reason_for(visit.team_id, rules),
+            now=now,
+            source="check_in",
+            visit_id=visit.id,
         )
 
 
@@ -119,7 +125,8 @@ def manager_counts(team_ids: list[int] | None = None) -> dict[int, ManagerCount]
     if team_ids is not None:
         query = query.where(User.team_id.in_(team_ids))
     return {
-        int(team_id): ManagerCount(int(count), int(ok or 0)) for team_id, count, ok in db.session.execute(query)
+        int(team_id): ManagerCount(int(count), int(ok or 0))
+        for team_id, count, ok in db.session.execute(query)
     }
 
 

@@ -56,10 +56,14 @@ def check_cover_daily(session: Any, now: datetime) -> int:
     teams = list(db.session.scalars(sa.select(Team).order_by(Team.id)))
     counts = coverage.manager_counts()
     for team in teams:
-        for starts_at, ends_at in _gaps(team.id, now=now, until=check.horizon_until, rules=rules, counts=counts):
+        for starts_at, ends_at in _gaps(
+            team.id, now=now, until=check.horizon_until, rules=rules, counts=counts
+        ):
             reason = coverage.reason_for(team.id, rules, counts)
             db.session.add(
-                CoverGap(check_id=check.id, team_id=team.id, starts_at=starts_at, ends_at=ends_at, reason=reason)
+                CoverGap(
+                    check_id=check.id, team_id=team.id, starts_at=starts_at, ends_at=ends_at, reason=reason
+                )
             )
             coverage.alert_admins(team.id, reason=reason, now=now, source="daily_check")
     check.teams_checked = len(teams)
@@ -76,7 +80,9 @@ def _gaps(
     count = counts.get(team_id)
     if RecipientGroup.TEAM_MANAGERS in firsts and count is not None and count.deliverable:
         return []  # managers count as always on duty
-    if RecipientGroup.ON_CALL in firsts and coverage.reachable_on_call(now, team_id=team_id, practitioner_id=None):
+    if RecipientGroup.ON_CALL in firsts and coverage.reachable_on_call(
+        now, team_id=team_id, practitioner_id=None
+    ):
         return []
     return [(now, until)]
 

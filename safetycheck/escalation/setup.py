@@ -13,7 +13,15 @@ from prometheus_client.core import GaugeMetricFamily
 
 from safetycheck import ops
 from safetycheck.accounts.models import User
-from safetycheck.escalation import coverage, coverage_jobs, delivery_health, gateways, policy, simulate, subscribers
+from safetycheck.escalation import (
+    coverage,
+    coverage_jobs,
+    delivery_health,
+    gateways,
+    policy,
+    simulate,
+    subscribers,
+)
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db

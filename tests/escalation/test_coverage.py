@@ -107,10 +107,12 @@ def test_a_team_with_nobody_at_all_is_warned_and_the_check_in_stands(app, as_use
                 TimelineEntry.subject_type == "visit", TimelineEntry.subject_id == body["id"]
             )
         ).all()
-    assert "no_cover" in events and "checked_in" in events
+    assert "no_cover" in events
+    assert "checked_in" in events
     texts = alerts(app)
     assert sorted(t.recipient_id for t in texts) == sorted(a.id for a in lonely.admins)
-    assert "Lonely Team" in texts[0].body and "no active manager" in texts[0].body
+    assert "Lonely Team" in texts[0].body
+    assert "no active manager" in texts[0].body
     assert "Quiet Lane" not in texts[0].body  # no visit detail in a text
 
 
@@ -202,7 +204,9 @@ def test_on_call_is_asked_for_the_moment_its_step_falls_due(app, ctx, org, lonel
     due = ctx.extensions["safetycheck.clock"].now() + timedelta(hours=1)
     rules = ctx.extensions["safetycheck.policy"]
     first_on_call = coverage.first_steps(rules)[policy.RecipientGroup.ON_CALL]
-    coverage.has_cover(team_id=lonely.team.id, practitioner_id=lonely.practitioner.id, due_at=due, rules=rules)
+    coverage.has_cover(
+        team_id=lonely.team.id, practitioner_id=lonely.practitioner.id, due_at=due, rules=rules
+    )
     assert asked == [(due + first_on_call, lonely.team.id)]
 
 
@@ -288,7 +292,9 @@ def test_the_latest_report_lists_teams_without_cover(app, ctx, org, lonely) -> N
     coverage_jobs.check_cover_daily(db.session, ctx.extensions["safetycheck.clock"].now())
     report = coverage_jobs.latest_report()
     assert report is not None
-    assert [(g.team_name, g.reason) for g in report.gaps] == [("Lonely Team", "no active manager, and nobody on call")]
+    assert [(g.team_name, g.reason) for g in report.gaps] == [
+        ("Lonely Team", "no active manager, and nobody on call")
+    ]
     assert report.team_ids == {lonely.team.id}
 
 
@@ -299,7 +305,8 @@ def test_fixing_the_team_clears_it_at_the_next_daily_check(app, clock, lonely) -
     run_daily(app, clock.now() + timedelta(days=1))
     with app.app_context():
         report = coverage_jobs.latest_report()
-        assert report is not None and report.gaps == []
+        assert report is not None
+        assert report.gaps == []
 
 
 def test_metrics_show_teams_without_cover(app, client, clock, org, lonely) -> None:

@@ -93,7 +93,7 @@ class VisitSchema(ma.Schema):
         fields.Dict(metadata={"properties": WARNING_PROPERTIES}),
         metadata={
             "description": "Shown at check-in and kept with the visit: household markers (with "
-            "`marker_id`), and `{code: \"no_cover\", message}` when an overdue alarm would reach "
+            '`marker_id`), and `{code: "no_cover", message}` when an overdue alarm would reach '
             "no manager or on-call contact who can act (the check-in still stands)."
         },
     )
