@@ -219,8 +219,8 @@ def marker_review_due(*, marker_id: int, postcode: str | None, review_at: dateti
 # --- coverage: overdue ladders that would reach nobody who can act (escalation/coverage.py) -------
 
 NO_COVER_WARNING = (
-    "Nobody can be texted if you are overdue: your team has no manager with a working phone "
-    "number and nobody is on call. Your check-in is recorded. Tell your manager, or an admin, "
+    "Your team has no manager with a working phone number and nobody is on call, so nobody can "
+    "be texted if you are overdue. Your check-in is recorded. Tell your manager, or an admin, "
     "before you go in."
 )
 

@@ -97,7 +97,7 @@ def test_a_team_with_nobody_at_all_is_warned_and_the_check_in_stands(app, as_use
 
     assert body["status"] == "active"
     [warning] = no_cover(body)
-    assert "Nobody can be texted if you are overdue" in warning["message"]
+    assert "nobody can be texted if you are overdue" in warning["message"]
     # Kept with the visit: the phone sees it again when it asks for the visit.
     again = as_user(lonely.practitioner).get(f"{VISITS}/{body['id']}").get_json()
     assert no_cover(again) == [warning]
