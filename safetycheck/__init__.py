@@ -78,6 +78,8 @@ def _import_models() -> None:
     import safetycheck.engine.models
     import safetycheck.escalation.call_models
     import safetycheck.escalation.calls
+    import safetycheck.escalation.coverage_jobs
+    import safetycheck.escalation.coverage_models
     import safetycheck.escalation.models
     import safetycheck.escalation.rota_notices
     import safetycheck.escalation.sweep_parts

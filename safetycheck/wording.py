@@ -338,3 +338,32 @@ def rota_gap(*, team_name: str, starts_at: datetime, ends_at: datetime) -> str:
         f"SafetyCheck: nobody is on call for {team_name} from {when(starts_at)} until "
         f"{when(ends_at)}. Add an override or fix the rota in SafetyCheck (Admin, On-call rota)."
     )
+
+
+# --- coverage: overdue ladders that would reach nobody who can act (escalation/coverage.py) -------
+
+NO_COVER_WARNING = (
+    "Your team has no manager with a working phone number and nobody is on call, so nobody can "
+    "be texted if you are overdue. Your check-in is recorded. Tell your manager, or an admin, "
+    "before you go in."
+)
+
+
+def no_cover_reason(*, managers: int, deliverable: int, ladder_texts_managers: bool = True) -> str:
+    """Why a team has no cover, for /admin and the admins' text: what an admin must fix."""
+    if not ladder_texts_managers:
+        who = "the overdue ladder texts no managers"
+    elif managers == 0:
+        who = "no active manager"
+    else:
+        who = f"{managers} manager{'s' if managers != 1 else ''}, {deliverable} with a working number"
+    return f"{who}, and nobody on call"
+
+
+def no_cover_alert(*, team_name: str, reason: str) -> str:
+    """To admins, once per team and day: overdue visits in this team would reach nobody."""
+    return (
+        f"SafetyCheck: team {short_place(team_name, 40)} has no cover ({reason}). An overdue "
+        "visit there reaches no one who can act. Add a manager or on-call contact, or correct "
+        f"their numbers, {ACT_IN_APP}."
+    )

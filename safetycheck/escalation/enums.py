@@ -38,6 +38,7 @@ class MessagePurpose(StrEnum):
     REPLY = "reply"  # an answer to an inbound text
     INCIDENT = "incident"  # a new incident report, to the reporter's managers
     ROTA = "rota"  # the on-call rota: a turn starting, a gap in cover (escalation/rota_notices.py)
+    COVERAGE = "coverage"  # to admins: a team's overdue ladder would reach nobody who can act
 
 
 class AlarmOutcome(StrEnum):

@@ -13,7 +13,16 @@ from prometheus_client.core import GaugeMetricFamily
 
 from safetycheck import ops
 from safetycheck.accounts.models import User
-from safetycheck.escalation import call_setup, delivery_health, gateways, policy, simulate, subscribers
+from safetycheck.escalation import (
+    call_setup,
+    coverage,
+    coverage_jobs,
+    delivery_health,
+    gateways,
+    policy,
+    simulate,
+    subscribers,
+)
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
@@ -34,6 +43,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(simulate.simulate_sms)
     subscribers.subscribe()
     call_setup.init_app(app)
+    coverage.subscribe()  # a check-in whose ladder reaches nobody carries a warning
+    ops.add_metrics_source(app, coverage_jobs.metrics)
 
 
 def _now(app: Flask) -> Any:

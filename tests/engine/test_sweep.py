@@ -23,6 +23,7 @@ ORDER = [
     "incidents.remind_marker_reviews",
     "incidents.reassess_riddor",
     "incidents.retention",
+    "escalation.check_cover",
     "escalation.drain_outbox",
 ]
 

@@ -64,6 +64,17 @@ class LastLocationSchema(ma.Schema):
     at = fields.AwareDateTime()
 
 
+# What a visit's warnings may hold (documentation only: the items are dumped as stored).
+WARNING_PROPERTIES = {
+    "code": {"type": "string", "description": "`no_cover`; absent on household markers"},
+    "message": {"type": "string"},
+    "marker_id": {"type": "integer"},
+    "controls": {"type": "array", "items": {"type": "string"}},
+    "reason": {"type": "string"},
+    "review_at": {"type": "string", "format": "date-time"},
+}
+
+
 class VisitSchema(ma.Schema):
     id = fields.Integer()
     status = fields.Enum(VisitStatus, by_value=True)
@@ -78,7 +89,14 @@ class VisitSchema(ma.Schema):
     due_at = fields.AwareDateTime()
     checked_out_at = fields.AwareDateTime(allow_none=True)
     outcome = fields.Enum(CheckoutOutcome, by_value=True, allow_none=True)
-    warnings = fields.List(fields.Dict())
+    warnings = fields.List(
+        fields.Dict(metadata={"properties": WARNING_PROPERTIES}),
+        metadata={
+            "description": "Shown at check-in and kept with the visit: household markers (with "
+            '`marker_id`), and `{code: "no_cover", message}` when an overdue alarm would reach '
+            "no manager or on-call contact who can act (the check-in still stands)."
+        },
+    )
     last_location = fields.Method("_location")
 
     def _location(self, visit: Any) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from safetycheck.accounts import service as account_service
 from safetycheck.accounts import sessions as session_service
 from safetycheck.accounts.enums import Role
 from safetycheck.errors import DomainError
+from safetycheck.escalation import coverage_jobs
 from safetycheck.extensions import db
 from safetycheck.web.admin import policy as policy_view
 from safetycheck.web.admin.forms import ROLE_HINTS, PhoneForm, TeamForm, UserCreateForm, UserEditForm
@@ -58,6 +59,8 @@ def index() -> Any:
         undeliverable_count=len(people.undeliverable_people()),
         locked_count=len(signin.locked_user_ids(everyone, now=moment)),
         on_call=rota.on_call_anywhere(moment),
+        cover=coverage_jobs.latest_report(),
+        cover_check_hour=coverage_jobs.DAILY_CHECK_HOUR,
     )
 
 
