@@ -16,7 +16,7 @@ import safetycheck.db
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = '0008'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
