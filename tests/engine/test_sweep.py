@@ -25,6 +25,7 @@ ORDER = [
     "incidents.retention",
     "escalation.check_cover",
     "escalation.drain_outbox",
+    "escalation.drain_calls",
 ]
 
 
