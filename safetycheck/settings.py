@@ -219,7 +219,9 @@ def _validate(app: Flask) -> None:
             f"({cfg['OUTBOX_STALE_CLAIM_SECONDS']} <= {cfg['TWILIO_TIMEOUT_SECONDS']})"
         )
 
-    cfg["OUTBOX_SENDERS"] = _as_number("OUTBOX_SENDERS", cfg.get("OUTBOX_SENDERS", 16), minimum=1, integer=True)
+    cfg["OUTBOX_SENDERS"] = _as_number(
+        "OUTBOX_SENDERS", cfg.get("OUTBOX_SENDERS", 16), minimum=1, integer=True
+    )
     if cfg["OUTBOX_SENDERS"] > 64:
         # Each sender may hold a database connection for a claim or a record: keep within the pool.
         raise ConfigError(f"SAFETYCHECK_OUTBOX_SENDERS must be at most 64, not {cfg['OUTBOX_SENDERS']}")

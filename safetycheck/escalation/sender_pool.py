@@ -198,20 +198,27 @@ def _sender_thread(app: Flask, esc: Escalation, shared: _Shared) -> None:
 
 
 def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
-    """Claim, send and record until nothing is due, the budget is spent or the drain is stopped."""
+    """Claim, send and record until nothing is due, the budget is spent or the drain is stopped.
+
+    A pooled sender (batch 1) waits for its turn under the ceiling before it claims, so the text
+    it takes is the most urgent one due at the moment it can actually send.
+    """
     while (wanted := shared.take(batch)) > 0:
+        if batch == 1:
+            shared.ceiling.wait_turn()
         claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
         db.session.commit()
         crash_point("after_claim")
         shared.give_back(wanted - len(claimed))
         for batched in claimed:
+            if batch > 1:
+                shared.ceiling.wait_turn()
             _send_one(esc, shared, batched)
         if len(claimed) < wanted:
             return
 
 
 def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed) -> None:
-    shared.ceiling.wait_turn()
     message = outbox.renew_claim(batched, now=esc.now())
     db.session.commit()
     if message is None:

@@ -3,9 +3,9 @@
 On the frozen clock, through the real twilio SDK against the fake Twilio server. What must hold:
 no text is given up on however long the outage lasts (the back-off of MAX_ATTEMPTS alone runs
 out after four minutes), each text reaches Twilio exactly once even when Twilio took it and the
-answer never came back, the backlog leaves most urgent, then oldest, first once Twilio answers again, and /readyz
-and /metrics show the outage while it lasts, without the service becoming "not ready" (its pages
-must stay in the load balancer; see docs/escalation.md).
+answer never came back, the backlog leaves most urgent, then oldest, first once Twilio answers
+again, and /readyz and /metrics show the outage while it lasts, without the service becoming
+"not ready" (its pages must stay in the load balancer; see docs/escalation.md).
 """
 
 from __future__ import annotations
