@@ -24,7 +24,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -109,6 +111,10 @@ class _Shared:
     ceiling: RateCeiling
     budget: int
     on_undeliverable: OnUndeliverable
+    # On SQLite the senders of this process take turns at the database here, where waiting is
+    # prompt, instead of in SQLite's busy handler, whose back-off sleeps can starve one of them
+    # past the busy timeout ("database is locked"). Other processes still wait in the handler.
+    db_turn: AbstractContextManager[Any] = field(default_factory=nullcontext)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     claimed: int = 0
@@ -147,7 +153,12 @@ def drain(
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     senders = int(app.config.get("OUTBOX_SENDERS") or 1)
-    shared = _Shared(ceiling=ceiling_for(app), budget=MAX_TEXTS_PER_DRAIN, on_undeliverable=on_undeliverable)
+    shared = _Shared(
+        ceiling=ceiling_for(app),
+        budget=MAX_TEXTS_PER_DRAIN,
+        on_undeliverable=on_undeliverable,
+        db_turn=_sqlite_turns(app) if db.engine.dialect.name == "sqlite" else nullcontext(),
+    )
     if senders <= 1 or _session_pinned_to_one_connection():
         _send_until_done(esc, shared, batch=SEND_BATCH)
         _raise_first(shared)
@@ -164,7 +175,9 @@ def drain(
             alive[0].join(POLL_SECONDS)
             if shared.stop.is_set() or time.monotonic() - started < YIELD_AFTER_SECONDS:
                 continue
-            if decision_due():
+            with shared.db_turn:
+                due = decision_due()
+            if due:
                 log.info("a step is due: the senders stop claiming so the sweep can decide it")
                 shared.stop.set()
     finally:
@@ -173,6 +186,12 @@ def drain(
             thread.join()
     _raise_first(shared)
     return shared.result
+
+
+def _sqlite_turns(app: Flask) -> threading.Lock:
+    with _CEILINGS_LOCK:
+        turns: threading.Lock = app.extensions.setdefault("safetycheck.sqlite_turns", threading.Lock())
+        return turns
 
 
 def _raise_first(shared: _Shared) -> None:
@@ -206,8 +225,9 @@ def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
     while (wanted := shared.take(batch)) > 0:
         if batch == 1:
             shared.ceiling.wait_turn()
-        claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
-        db.session.commit()
+        with shared.db_turn:
+            claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
+            db.session.commit()
         crash_point("after_claim")
         shared.give_back(wanted - len(claimed))
         for batched in claimed:
@@ -219,8 +239,9 @@ def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
 
 
 def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed) -> None:
-    message = outbox.renew_claim(batched, now=esc.now())
-    db.session.commit()
+    with shared.db_turn:
+        message = outbox.renew_claim(batched, now=esc.now())
+        db.session.commit()
     if message is None:
         return  # our claim went stale while waiting its turn; another sender has it
     result = outbox.attempt(
@@ -231,10 +252,11 @@ def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed) -> None
         taken_sids=shared.taken_sids() if message.outcome_unknown_since is not None else (),
     )
     try:
-        recorded = outbox.record_attempt(message, result, now=esc.now())
-        if recorded is not None and recorded.undeliverable:
-            shared.on_undeliverable(recorded.message, esc)
-        db.session.commit()
+        with shared.db_turn:
+            recorded = outbox.record_attempt(message, result, now=esc.now())
+            if recorded is not None and recorded.undeliverable:
+                shared.on_undeliverable(recorded.message, esc)
+            db.session.commit()
     except Exception:
         db.session.rollback()
         log.exception("could not record the attempt for text %s", message.id)
