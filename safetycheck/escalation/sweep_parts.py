@@ -77,9 +77,7 @@ def drain(session: Any, now: datetime) -> int:
 
 def drain_outbox(esc: Escalation) -> int:
     """Send what is due through the sender pool (`sender_pool.py`); returns how many texts went."""
-    result = sender_pool.drain(
-        esc, decision_due=lambda: _step_waiting(esc), on_undeliverable=_skip_contact
-    )
+    result = sender_pool.drain(esc, decision_due=lambda: _step_waiting(esc), on_undeliverable=_skip_contact)
     if result.unrecorded:
         raise RecordingFailed(f"could not record texts {result.unrecorded}")
     return result.sent
