@@ -17,13 +17,14 @@ from safetycheck.accounts.models import User
 from safetycheck.engine.parts import DELIVERY, ESCALATION, sweep_part
 from safetycheck.escalation import context, gateways, ladder, outbox, sender_pool
 from safetycheck.escalation.context import Escalation
-from safetycheck.escalation.enums import AlarmStatus, OutboxStatus
+from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
 
 log = logging.getLogger(__name__)
 
 BATCH = 100
+URGENT_KINDS = (AlarmKind.PANIC, AlarmKind.DURESS)
 # Twilio refusals that mean the number itself is wrong; 30003 (handset off) only skips for now.
 FLAG_CODES = frozenset(gateways.UNDELIVERABLE_CODES | {30004, 30005, 30006})
 
@@ -60,7 +61,9 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
     due = db.session.scalars(
         sa.select(Alarm)
         .where(Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at <= now)
-        .order_by(Alarm.next_step_at)
+        # Panic and duress first, as their texts are claimed first: one pressed during a burst of
+        # a thousand overdue alarms must not wait for all of them to be decided.
+        .order_by(sa.case((Alarm.kind.in_(URGENT_KINDS), 0), else_=1), Alarm.next_step_at)
         .limit(BATCH)
         .with_for_update(skip_locked=True, of=Alarm)
     ).all()

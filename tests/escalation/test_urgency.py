@@ -109,3 +109,22 @@ def _panic_alarm(org: Any, *, now: Any) -> Any:
     from safetycheck.escalation import panic
 
     return panic.raise_panic(org.practitioner, now=now)
+
+
+def test_a_panic_is_decided_before_overdue_steps_that_fell_due_earlier(
+    app, clock, org, as_user, worker, console_sms, sweep
+):
+    visit = h.check_in(worker, minutes=30)
+    h.move_to(clock, h.due_at(visit))
+    sweep()  # overdue: its first step
+    h.move_to(clock, h.due_at(visit), hours=2)  # its next steps are due, long before the panic
+    answer = as_user(org.colleague).post("/api/v1/alarms", json={"kind": "panic"})
+    assert answer.status_code == 201
+    panic_id = answer.get_json()["id"]
+    overdue_id = h.only_alarm(app, visit["id"]).id
+    sweep()
+
+    decided_panic = h.timeline(app, "alarm", panic_id, "escalated")
+    decided_overdue = h.timeline(app, "alarm", overdue_id, "escalated")
+    assert len(decided_overdue) == 2
+    assert decided_panic[0].id < decided_overdue[-1].id, "the panic waited behind an overdue step"
