@@ -12,10 +12,11 @@ text, stale claims reconciled before resending, unique SIDs) holds across them.
 sends. It is per process: with several worker (or web) processes sweeping, give each a share
 (the account's ceiling divided by the number of processes).
 
-On SQLite the threads' transactions are serialised by the write lock, but each holds it only for
-a claim or a record (milliseconds), never across a send, so the sends still overlap. A session
-bound to one connection (the test suite's rolled-back transaction) cannot be shared by threads:
-then, or with `OUTBOX_SENDERS = 1`, the drain sends in the calling thread, in batches, as before.
+On SQLite the pool size is effectively 1: the drain sends in the sweep's thread, in batches, as
+before the pool (one writer at a time, and with many senders in several processes SQLite's busy
+handler starved a sweep past its busy timeout). So it does with `OUTBOX_SENDERS = 1`, and when
+every session is bound to one connection (the test suite's rolled-back transaction), which
+threads must not share.
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -111,10 +110,6 @@ class _Shared:
     ceiling: RateCeiling
     budget: int
     on_undeliverable: OnUndeliverable
-    # On SQLite the senders of this process take turns at the database here, where waiting is
-    # prompt, instead of in SQLite's busy handler, whose back-off sleeps can starve one of them
-    # past the busy timeout ("database is locked"). Other processes still wait in the handler.
-    db_turn: AbstractContextManager[Any] = field(default_factory=nullcontext)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     claimed: int = 0
@@ -157,9 +152,11 @@ def drain(
         ceiling=ceiling_for(app),
         budget=MAX_TEXTS_PER_DRAIN,
         on_undeliverable=on_undeliverable,
-        db_turn=_sqlite_turns(app) if db.engine.dialect.name == "sqlite" else nullcontext(),
     )
-    if senders <= 1 or _session_pinned_to_one_connection():
+    # SQLite: one writer at a time, and its busy handler's back-off sleeps let a crowd of senders
+    # (16 threads in each of several processes) starve a sweep's transaction past the busy
+    # timeout. There the drain sends in the sweep's thread, as before the pool.
+    if senders <= 1 or db.engine.dialect.name == "sqlite" or _session_pinned_to_one_connection():
         _send_until_done(esc, shared, batch=SEND_BATCH)
         _raise_first(shared)
         return shared.result
@@ -175,9 +172,7 @@ def drain(
             alive[0].join(POLL_SECONDS)
             if shared.stop.is_set() or time.monotonic() - started < YIELD_AFTER_SECONDS:
                 continue
-            with shared.db_turn:
-                due = decision_due()
-            if due:
+            if decision_due():
                 log.info("a step is due: the senders stop claiming so the sweep can decide it")
                 shared.stop.set()
     finally:
@@ -186,12 +181,6 @@ def drain(
             thread.join()
     _raise_first(shared)
     return shared.result
-
-
-def _sqlite_turns(app: Flask) -> threading.Lock:
-    with _CEILINGS_LOCK:
-        turns: threading.Lock = app.extensions.setdefault("safetycheck.sqlite_turns", threading.Lock())
-        return turns
 
 
 def _raise_first(shared: _Shared) -> None:
@@ -225,9 +214,8 @@ def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
     while (wanted := shared.take(batch)) > 0:
         if batch == 1:
             shared.ceiling.wait_turn()
-        with shared.db_turn:
-            claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
-            db.session.commit()
+        claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
+        db.session.commit()
         crash_point("after_claim")
         shared.give_back(wanted - len(claimed))
         for batched in claimed:
@@ -239,9 +227,8 @@ def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
 
 
 def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed) -> None:
-    with shared.db_turn:
-        message = outbox.renew_claim(batched, now=esc.now())
-        db.session.commit()
+    message = outbox.renew_claim(batched, now=esc.now())
+    db.session.commit()
     if message is None:
         return  # our claim went stale while waiting its turn; another sender has it
     result = outbox.attempt(
@@ -252,11 +239,10 @@ def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed) -> None
         taken_sids=shared.taken_sids() if message.outcome_unknown_since is not None else (),
     )
     try:
-        with shared.db_turn:
-            recorded = outbox.record_attempt(message, result, now=esc.now())
-            if recorded is not None and recorded.undeliverable:
-                shared.on_undeliverable(recorded.message, esc)
-            db.session.commit()
+        recorded = outbox.record_attempt(message, result, now=esc.now())
+        if recorded is not None and recorded.undeliverable:
+            shared.on_undeliverable(recorded.message, esc)
+        db.session.commit()
     except Exception:
         db.session.rollback()
         log.exception("could not record the attempt for text %s", message.id)
