@@ -222,6 +222,16 @@ def _validate(app: Flask) -> None:
     if isinstance(ring, bool) or not isinstance(ring, int) or not 5 <= ring <= 600:
         raise ConfigError(f"SAFETYCHECK_CALL_RING_SECONDS must be a whole number from 5 to 600, not {ring!r}")
 
+    cfg["OUTBOX_SENDERS"] = _as_number(
+        "OUTBOX_SENDERS", cfg.get("OUTBOX_SENDERS", 16), minimum=1, integer=True
+    )
+    if cfg["OUTBOX_SENDERS"] > 64:
+        # Each sender may hold a database connection for a claim or a record: keep within the pool.
+        raise ConfigError(f"SAFETYCHECK_OUTBOX_SENDERS must be at most 64, not {cfg['OUTBOX_SENDERS']}")
+    cfg["OUTBOX_MAX_PER_SECOND"] = _as_number(
+        "OUTBOX_MAX_PER_SECOND", cfg.get("OUTBOX_MAX_PER_SECOND", 0), minimum=0
+    )
+
     # Both are read long after start-up (a text at 3 a.m., a phone typed without +44): check now.
     zone = str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London")
     try:

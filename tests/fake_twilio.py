@@ -1,8 +1,8 @@
 """A local fake of Twilio's Messages API, so tests drive the real twilio SDK over real HTTP.
 
 It answers what the SDK needs (create, list with paging, fetch), records every accepted message,
-injects failures (error answers, a hang after accepting, a dropped connection, refused numbers,
-an outage of every request until it is called off)
+answers after a chosen latency, injects failures (error answers, a hang after accepting, a
+dropped connection, refused numbers, an outage of every request until it is called off)
 and plays Twilio's part the other way: signed status callbacks.
 """
 
@@ -14,6 +14,7 @@ import re
 import secrets
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -179,8 +180,13 @@ class FakeTwilio(CallsMixin):
         auth_token: str = DEFAULT_AUTH_TOKEN,
         *,
         clock: Callable[[], datetime] | None = None,
+        latency: float = 0.0,
     ) -> None:
         self.account_sid = account_sid
+        # Real Twilio takes 100-300 ms to answer: every request is held this long (real time).
+        self.latency = latency
+        self._in_flight = 0
+        self.max_in_flight = 0  # the most requests handled at once, to show senders overlap
         self.auth_token = auth_token
         self.clock = clock or (lambda: datetime.now(UTC))
         self._changed = threading.Condition()
@@ -369,6 +375,18 @@ class FakeTwilio(CallsMixin):
     # -- request handling ------------------------------------------------------------------
 
     def _handle(self, handler: _Handler, method: str) -> None:
+        with self._changed:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            self._answer(handler, method)
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+
+    def _answer(self, handler: _Handler, method: str) -> None:
         url = urlsplit(handler.path)
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         form: dict[str, list[str]] = {}

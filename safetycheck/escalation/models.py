@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from safetycheck.accounts.models import User
 from safetycheck.db import str_enum
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
+from safetycheck.escalation.urgency import Urgency
 from safetycheck.extensions import Model
 
 
@@ -76,7 +77,11 @@ class OutboxMessage(Model):
     """One text to one phone, written in the transaction that decided it and sent afterwards."""
 
     __tablename__ = "sms_outbox"
-    __table_args__ = (sa.Index("ix_sms_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_sms_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # The claim's query: due texts, most urgent first, then earliest due.
+        sa.Index("ix_sms_outbox_status_urgency_next_attempt_at", "status", "urgency", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Exactly-once backstop: e.g. "alarm:12:exec:3:user:5". A second sweeper deciding the same
@@ -90,6 +95,10 @@ class OutboxMessage(Model):
     step_execution: Mapped[int | None]
     body: Mapped[str] = mapped_column(sa.Text)
     status: Mapped[OutboxStatus] = mapped_column(str_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    # Claim order, lower first (`escalation/urgency.py`): panic and duress before everything.
+    urgency: Mapped[int] = mapped_column(
+        sa.SmallInteger, default=int(Urgency.NOTICE), server_default=str(int(Urgency.NOTICE))
+    )
     created_at: Mapped[datetime]
     next_attempt_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")

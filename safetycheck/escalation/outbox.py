@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from safetycheck.accounts.models import User
 from safetycheck.escalation import gateways
 from safetycheck.escalation.enums import OPEN_OUTBOX_STATUSES, MessagePurpose, OutboxStatus
-from safetycheck.escalation.models import OutboxMessage
+from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.escalation.urgency import urgency_for
 from safetycheck.extensions import db
 from safetycheck.faults import crash_point
 
@@ -49,6 +50,7 @@ def enqueue(
     if exists is not None:
         return None
     undeliverable = recipient.phone_undeliverable_at is not None
+    alarm = db.session.get(Alarm, alarm_id) if alarm_id is not None else None  # in the session already
     message = OutboxMessage(
         dedupe_key=dedupe_key,
         purpose=purpose,
@@ -58,6 +60,11 @@ def enqueue(
         visit_id=visit_id,
         step_execution=step_execution,
         body=body,
+        urgency=urgency_for(
+            purpose,
+            alarm_kind=alarm.kind if alarm is not None else None,
+            to_practitioner=alarm is not None and alarm.practitioner_id == recipient.id,
+        ),
         # A number Twilio has already refused is not tried again until an admin corrects it;
         # the row stays as the record that this person would have been texted.
         status=OutboxStatus.UNDELIVERABLE if undeliverable else OutboxStatus.PENDING,
@@ -85,6 +92,7 @@ def enqueue_to_phone(
         purpose=purpose,
         to_phone=to_phone,
         body=body,
+        urgency=urgency_for(purpose),
         created_at=now,
         next_attempt_at=now,
     )
@@ -130,7 +138,11 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
     rows = db.session.scalars(
         sa.select(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.created_at, OutboxMessage.id)  # a backlog drains oldest first
+        # Most urgent first (a panic before reminders), then earliest due; equals (a backlog
+        # pulled forward to one moment after an outage) drain oldest first.
+        .order_by(
+            OutboxMessage.urgency, OutboxMessage.next_attempt_at, OutboxMessage.created_at, OutboxMessage.id
+        )
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()

@@ -15,18 +15,16 @@ import sqlalchemy as sa
 
 from safetycheck.accounts.models import User
 from safetycheck.engine.parts import DELIVERY, ESCALATION, sweep_part
-from safetycheck.escalation import context, gateways, ladder, outbox
+from safetycheck.escalation import context, gateways, ladder, outbox, sender_pool
 from safetycheck.escalation.context import Escalation
-from safetycheck.escalation.enums import AlarmStatus, OutboxStatus
+from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
-from safetycheck.faults import crash_point
 
 log = logging.getLogger(__name__)
 
 BATCH = 100
-SEND_BATCH = 50
-MAX_SEND_BATCHES = 50
+URGENT_KINDS = (AlarmKind.PANIC, AlarmKind.DURESS)
 # Twilio refusals that mean the number itself is wrong; 30003 (handset off) only skips for now.
 FLAG_CODES = frozenset(gateways.UNDELIVERABLE_CODES | {30004, 30005, 30006})
 
@@ -63,7 +61,9 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
     due = db.session.scalars(
         sa.select(Alarm)
         .where(Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at <= now)
-        .order_by(Alarm.next_step_at)
+        # Panic and duress first, as their texts are claimed first: one pressed during a burst of
+        # a thousand overdue alarms must not wait for all of them to be decided.
+        .order_by(sa.case((Alarm.kind.in_(URGENT_KINDS), 0), else_=1), Alarm.next_step_at)
         .limit(BATCH)
         .with_for_update(skip_locked=True, of=Alarm)
     ).all()
@@ -79,49 +79,19 @@ def drain(session: Any, now: datetime) -> int:
 
 
 def drain_outbox(esc: Escalation) -> int:
-    """Send what is due: claim and commit, send outside any transaction, record and commit."""
-    sent = 0
-    unrecorded: list[int] = []
-    recorded_sids: set[str] = set()  # reconciling must not match a text to another's message
-    for _ in range(MAX_SEND_BATCHES):
-        claimed = outbox.claim_batch(now=esc.now(), limit=SEND_BATCH, stale_after=esc.stale_claim)
-        db.session.commit()
-        crash_point("after_claim")
-        for batched in claimed:
-            message = outbox.renew_claim(batched, now=esc.now())
-            db.session.commit()
-            if message is None:
-                continue  # our claim went stale while the batch was sending; another sender has it
-            result = outbox.attempt(
-                esc.gateway,
-                message,
-                status_callback=esc.status_callback,
-                now=esc.now(),
-                taken_sids=recorded_sids,
-            )
-            try:
-                recorded = outbox.record_attempt(message, result, now=esc.now())
-                if recorded is not None and recorded.undeliverable:
-                    _skip_contact(recorded.message, esc)
-                db.session.commit()
-                if recorded is not None and result.sid:
-                    recorded_sids.add(result.sid)
-            except Exception:
-                db.session.rollback()
-                log.exception("could not record the attempt for text %s", message.id)
-                unrecorded.append(message.id)
-                continue
-            if recorded is None:
-                continue  # reclaimed meanwhile, or a reconcile that must look again: nothing done
-            if result.error is None:
-                sent += 1
-            else:
-                log.warning("text %s to %s: %s", message.id, message.to_phone, result.error)
-        if len(claimed) < SEND_BATCH:
-            break
-    if unrecorded:
-        raise RecordingFailed(f"could not record texts {unrecorded}")
-    return sent
+    """Send what is due through the sender pool (`sender_pool.py`); returns how many texts went."""
+    result = sender_pool.drain(esc, decision_due=lambda: _step_waiting(esc), on_undeliverable=_skip_contact)
+    if result.unrecorded:
+        raise RecordingFailed(f"could not record texts {result.unrecorded}")
+    return result.sent
+
+
+def _step_waiting(esc: Escalation) -> bool:
+    """Whether an alarm step is due: the pool then gives the sweep back to decide it first."""
+    try:
+        return _oldest_due_step(db.session, esc.now()) is not None
+    finally:
+        db.session.commit()  # hold no lock (SQLite's write lock) while the senders work
 
 
 def apply_delivery_status(esc: Escalation, *, sid: str, status: str, error_code: int | None) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -92,10 +93,14 @@ def sweeping_threads(apps: list[Flask], *, pause: float = 0.05) -> Iterator[list
 
 
 @contextmanager
-def apps_on(url: str, policy_path: Path, fake: FakeTwilio, count: int) -> Iterator[list[Flask]]:
+def apps_on(
+    url: str, policy_path: Path, fake: FakeTwilio, count: int, **settings: Any
+) -> Iterator[list[Flask]]:
     with ExitStack() as stack:
         yield [
-            stack.enter_context(open_app(url, policy_path, extra={**twilio_config(fake), **SETTINGS}))
+            stack.enter_context(
+                open_app(url, policy_path, extra={**twilio_config(fake), **SETTINGS, **settings})
+            )
             for _ in range(count)
         ]
 
@@ -187,15 +192,16 @@ steps = [ { after = 0, notify = ["team_managers"] } ]
 
 
 def test_a_batch_that_outlives_the_stale_claim_threshold_is_not_sent_twice(tmp_path: Path) -> None:
-    """Twilio answers slowly (0.2 s a text, within the 0.5 s timeout): one sweeper's batch of 12
-    takes 2.4 s to send, longer than the 1 s after which a claim counts as its sender's death.
-    Another sweeper reclaims what the first has not sent yet; the first must not send it too."""
+    """Twilio answers slowly (0.2 s a text, within the 0.5 s timeout): one lone sender's batch of
+    12 takes 2.4 s to send, longer than the 1 s after which a claim counts as its sender's death.
+    Another sweeper reclaims what the first has not sent yet; the first must not send it too.
+    (A pool of senders claims one text each and sends it at once: `OUTBOX_SENDERS = 1` here.)"""
     policy_path = write_policy(tmp_path, ONE_STEP_POLICY)
     rules = policy.load_policy(policy_path)
     with (
         FakeTwilio() as fake,
         scratch_database(SERVER_URL, tmp_path, "slow") as url,
-        apps_on(url, policy_path, fake, 2) as (first, second),
+        apps_on(url, policy_path, fake, 2, OUTBOX_SENDERS=1) as (first, second),
     ):
         now = utcnow()
         population = populate(first, visits_due=[now + timedelta(milliseconds=100)] * 12)

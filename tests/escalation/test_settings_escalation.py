@@ -47,3 +47,12 @@ def test_a_relative_policy_path_is_read_from_the_working_directory(
     monkeypatch.chdir(tmp_path)
     app = create_app(_config(base_config, ESCALATION_POLICY="mine.toml"))
     assert app.extensions["safetycheck.policy"].ladders["duress"].steps[0].after == 7
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("OUTBOX_SENDERS", 0), ("OUTBOX_SENDERS", 2.5), ("OUTBOX_SENDERS", 65), ("OUTBOX_MAX_PER_SECOND", -1)],
+)
+def test_a_bad_sender_pool_setting_stops_start_up(base_config: dict[str, Any], name: str, value: Any) -> None:
+    with pytest.raises(ConfigError, match=f"SAFETYCHECK_{name}"):
+        create_app(_config(base_config, **{name: value}))

@@ -3,9 +3,9 @@
 On the frozen clock, through the real twilio SDK against the fake Twilio server. What must hold:
 no text is given up on however long the outage lasts (the back-off of MAX_ATTEMPTS alone runs
 out after four minutes), each text reaches Twilio exactly once even when Twilio took it and the
-answer never came back, the backlog leaves oldest first once Twilio answers again, and /readyz
-and /metrics show the outage while it lasts, without the service becoming "not ready" (its pages
-must stay in the load balancer; see docs/escalation.md).
+answer never came back, the backlog leaves most urgent, then oldest, first once Twilio answers
+again, and /readyz and /metrics show the outage while it lasts, without the service becoming
+"not ready" (its pages must stay in the load balancer; see docs/escalation.md).
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ def test_no_text_is_lost_or_sent_twice_through_a_long_outage_and_the_backlog_lea
     received = fake_twilio.messages
     assert Counter((m.to, m.body) for m in received) == Counter((r.to_phone, r.body) for r in rows)
     assert sorted(m.sid for m in received) == sorted(r.sid for r in rows), "a text went twice"
-    # Those that had not reached Twilio leave oldest first.
-    created = {r.sid: (r.created_at, r.id) for r in rows}
+    # Those that had not reached Twilio leave most urgent first (the panic's), then oldest first.
+    created = {r.sid: (r.urgency, r.created_at, r.id) for r in rows}
     after = [created[m.sid] for m in received[recovered:]]
     assert after == sorted(after)
     assert len(after) + hung == len(rows)

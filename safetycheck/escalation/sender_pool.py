@@ -1,0 +1,260 @@
+"""Deliver the outbox through a bounded pool of sender threads, under a messages-per-second ceiling.
+
+Sending is waiting on Twilio (a request takes 100 to 300 ms), so one sender leaves about four texts a
+second. `OUTBOX_SENDERS` threads each run the same three moves as a lone sender: claim one due
+text (most urgent first, `FOR UPDATE SKIP LOCKED`; serialised by `BEGIN IMMEDIATE` on SQLite) and
+commit, restamp the claim and commit, send outside any transaction, record the outcome and commit.
+Each thread has its own app context, so its own session and connection: to the database the
+threads are just more senders, and every guarantee that holds across processes (one claim per
+text, stale claims reconciled before resending, unique SIDs) holds across them.
+
+`OUTBOX_MAX_PER_SECOND` spaces the sends of one process at least `1/rate` apart, whichever thread
+sends. It is per process: with several worker (or web) processes sweeping, give each a share
+(the account's ceiling divided by the number of processes).
+
+On SQLite the pool size is effectively 1: the drain sends in the sweep's thread, in batches, as
+before the pool (one writer at a time, and with many senders in several processes SQLite's busy
+handler starved a sweep past its busy timeout). So it does with `OUTBOX_SENDERS = 1`, and when
+every session is bound to one connection (the test suite's rolled-back transaction), which
+threads must not share.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from safetycheck.escalation import outbox
+from safetycheck.escalation.context import Escalation
+from safetycheck.escalation.models import OutboxMessage
+from safetycheck.extensions import db
+from safetycheck.faults import crash_point
+
+log = logging.getLogger(__name__)
+
+# Texts a lone sender claims at once (each restamped just before it is sent).
+SEND_BATCH = 50
+# A drain stops claiming after this many texts, so the sweep's other parts get their turn.
+MAX_TEXTS_PER_DRAIN = 2500
+# A pooled drain sends at least this long before it gives way to a decision that is due.
+YIELD_AFTER_SECONDS = 0.25
+POLL_SECONDS = 0.05
+
+
+class RateCeiling:
+    """Space the sends of this process at least `1 / per_second` apart (0: no ceiling).
+
+    A token bucket holding one token: no burst above the rate, so any one-second window at
+    Twilio sees at most `per_second` texts from this process (plus the one on its boundary).
+    """
+
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.per_second = per_second
+        self._gap = 1.0 / per_second if per_second > 0 else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot = float("-inf")
+
+    def wait_turn(self) -> None:
+        """Block until this sender may send; each caller gets the next free slot."""
+        if not self._gap:
+            return
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._gap
+        if slot > now:
+            self._sleep(slot - now)
+
+
+_CEILINGS_LOCK = threading.Lock()
+
+
+def ceiling_for(app: Flask) -> RateCeiling:
+    """The one ceiling of this app (so of this process), shared by every drain and thread."""
+    with _CEILINGS_LOCK:
+        ceiling: RateCeiling | None = app.extensions.get("safetycheck.sms_ceiling")
+        rate = float(app.config.get("OUTBOX_MAX_PER_SECOND") or 0)
+        if ceiling is None or ceiling.per_second != rate:
+            ceiling = RateCeiling(rate)
+            app.extensions["safetycheck.sms_ceiling"] = ceiling
+        return ceiling
+
+
+@dataclass
+class DrainResult:
+    sent: int = 0
+    unrecorded: list[int] = field(default_factory=list)
+
+
+OnUndeliverable = Callable[[OutboxMessage, Escalation], None]
+
+
+@dataclass
+class _Shared:
+    """What the senders of one drain share; every field is read and written under `lock`."""
+
+    ceiling: RateCeiling
+    budget: int
+    on_undeliverable: OnUndeliverable
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    claimed: int = 0
+    result: DrainResult = field(default_factory=DrainResult)
+    # SIDs recorded in this drain: reconciling must not match a text to another's message.
+    recorded_sids: set[str] = field(default_factory=set)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def take(self, wanted: int) -> int:
+        """How many texts this sender may claim now (0: the drain is over)."""
+        with self.lock:
+            if self.stop.is_set():
+                return 0
+            granted = min(wanted, self.budget - self.claimed)
+            self.claimed += max(granted, 0)
+            return max(granted, 0)
+
+    def give_back(self, unused: int) -> None:
+        with self.lock:
+            self.claimed -= unused
+
+    def taken_sids(self) -> frozenset[str]:
+        with self.lock:
+            return frozenset(self.recorded_sids)
+
+
+def drain(
+    esc: Escalation, *, decision_due: Callable[[], bool], on_undeliverable: OnUndeliverable
+) -> DrainResult:
+    """Send what is due, in this thread or through the pool; returns what went and what was lost.
+
+    `decision_due()` tells the pool that a new step is waiting to be decided (a panic raised
+    during a burst): the senders then stop claiming, finish what they hold, and the drain returns
+    so the sweep can decide it; its texts are claimed first on the next drain.
+    `on_undeliverable(message, esc)` runs in the record's transaction when a number is dead.
+    """
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    senders = int(app.config.get("OUTBOX_SENDERS") or 1)
+    shared = _Shared(
+        ceiling=ceiling_for(app),
+        budget=MAX_TEXTS_PER_DRAIN,
+        on_undeliverable=on_undeliverable,
+    )
+    # SQLite: one writer at a time, and its busy handler's back-off sleeps let a crowd of senders
+    # (16 threads in each of several processes) starve a sweep's transaction past the busy
+    # timeout. There the drain sends in the sweep's thread, as before the pool.
+    if senders <= 1 or db.engine.dialect.name == "sqlite" or _session_pinned_to_one_connection():
+        _send_until_done(esc, shared, batch=SEND_BATCH)
+        _raise_first(shared)
+        return shared.result
+    threads = [
+        threading.Thread(target=_sender_thread, args=(app, esc, shared), name=f"sms-sender-{i}", daemon=True)
+        for i in range(senders)
+    ]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    try:
+        while alive := [thread for thread in threads if thread.is_alive()]:
+            alive[0].join(POLL_SECONDS)
+            if shared.stop.is_set() or time.monotonic() - started < YIELD_AFTER_SECONDS:
+                continue
+            if decision_due():
+                log.info("a step is due: the senders stop claiming so the sweep can decide it")
+                shared.stop.set()
+    finally:
+        shared.stop.set()
+        for thread in threads:
+            thread.join()
+    _raise_first(shared)
+    return shared.result
+
+
+def _raise_first(shared: _Shared) -> None:
+    if shared.errors:
+        raise shared.errors[0]
+
+
+def _session_pinned_to_one_connection() -> bool:
+    """Whether every session is bound to one connection, which threads must not share."""
+    factory = getattr(db.session, "session_factory", None)
+    bind = factory.kw.get("bind") if factory is not None else None
+    return isinstance(bind, sa.engine.Connection)
+
+
+def _sender_thread(app: Flask, esc: Escalation, shared: _Shared) -> None:
+    try:
+        with app.app_context():  # a session (and connection) of this thread's own
+            _send_until_done(esc, shared, batch=1)
+    except BaseException as exc:  # handed to the drain, which raises it in the sweep's thread
+        with shared.lock:
+            shared.errors.append(exc)
+        shared.stop.set()
+
+
+def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
+    """Claim, send and record until nothing is due, the budget is spent or the drain is stopped.
+
+    A pooled sender (batch 1) waits for its turn under the ceiling before it claims, so the text
+    it takes is the most urgent one due at the moment it can actually send.
+    """
+    while (wanted := shared.take(batch)) > 0:
+        if batch == 1:
+            shared.ceiling.wait_turn()
+        claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
+        db.session.commit()
+        crash_point("after_claim")
+        shared.give_back(wanted - len(claimed))
+        for batched in claimed:
+            if batch > 1:
+                shared.ceiling.wait_turn()
+            _send_one(esc, shared, batched)
+        if len(claimed) < wanted:
+            return
+
+
+def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed) -> None:
+    message = outbox.renew_claim(batched, now=esc.now())
+    db.session.commit()
+    if message is None:
+        return  # our claim went stale while waiting its turn; another sender has it
+    result = outbox.attempt(
+        esc.gateway,
+        message,
+        status_callback=esc.status_callback,
+        now=esc.now(),
+        taken_sids=shared.taken_sids() if message.outcome_unknown_since is not None else (),
+    )
+    try:
+        recorded = outbox.record_attempt(message, result, now=esc.now())
+        if recorded is not None and recorded.undeliverable:
+            shared.on_undeliverable(recorded.message, esc)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("could not record the attempt for text %s", message.id)
+        with shared.lock:
+            shared.result.unrecorded.append(message.id)
+        return
+    if recorded is None:
+        return  # reclaimed meanwhile, or a reconcile that must look again: nothing done
+    with shared.lock:
+        if result.sid:
+            shared.recorded_sids.add(result.sid)
+        if result.error is None:
+            shared.result.sent += 1
+    if result.error is not None:
+        log.warning("text %s to %s: %s", message.id, message.to_phone, result.error)
