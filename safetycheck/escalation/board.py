@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from safetycheck.accounts.models import User
 from safetycheck.escalation import alarms as alarm_service
+from safetycheck.escalation import bundling
 from safetycheck.escalation.alarms import ACTIVE_STATUSES
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
@@ -163,7 +164,8 @@ def texted(alarm: Alarm) -> list[Texted]:
     messages = list(
         db.session.scalars(
             sa.select(OutboxMessage)
-            .where(OutboxMessage.alarm_id == alarm.id, OutboxMessage.purpose == MessagePurpose.ESCALATION)
+            # Alone or bundled: a bundle's status is every alarm's it carried.
+            .where(bundling.texts_for(alarm.id), OutboxMessage.purpose == MessagePurpose.ESCALATION)
             .order_by(OutboxMessage.id)
         )
     )
