@@ -314,7 +314,7 @@ def last_text(user_id: int) -> LastText | None:
             .join(OutboxAlarm, OutboxAlarm.alarm_id == Alarm.id)
             .where(OutboxAlarm.message_id == latest)
             .order_by(OutboxAlarm.position, OutboxAlarm.id)
-        ).tuples()
+        )
     )
     return LastText(
         listed=len(carried),
