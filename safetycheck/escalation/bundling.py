@@ -32,6 +32,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from safetycheck import wording as texts
 from safetycheck.accounts.models import User
@@ -81,6 +82,8 @@ class _Batch:
 
 
 _batch: ContextVar[_Batch | None] = ContextVar("safetycheck_bundling_batch", default=None)
+# A batch that lasts until the session's transaction commits (`until_commit`).
+_SESSION_KEY = "safetycheck.bundling"
 
 
 def step_dedupe_key(alarm_id: int, execution: int, user_id: int) -> str:
@@ -109,6 +112,40 @@ def same_batch(max_alarms: int | None = None) -> Iterator[None]:
         _batch.reset(token)
 
 
+def until_commit() -> None:
+    """Texts decided from now until the current transaction commits are combined at its commit.
+
+    For steps taken where no one call spans the batch: the overdue alarms `visits.mark_overdue`
+    raises, one event per visit, in one transaction. Written by `before_commit`, so they become
+    visible exactly when they would have; a rollback forgets them with the steps.
+    """
+    if _batch.get() is not None:
+        return  # an explicit batch is open and takes them
+    info = db.session().info
+    if _SESSION_KEY not in info:
+        info[_SESSION_KEY] = _Batch(max_alarms=max(1, configured_max_alarms()))
+
+
+def install() -> None:
+    """Write `until_commit` batches at commit, forget them on rollback (once per process)."""
+    if not sa.event.contains(Session, "before_commit", _write_at_commit):
+        sa.event.listen(Session, "before_commit", _write_at_commit)
+        sa.event.listen(Session, "after_transaction_end", _forget)
+
+
+def _write_at_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released (SQLAlchemy calls this for those too): not the commit
+    batch = session.info.pop(_SESSION_KEY, None)
+    if batch is not None:
+        _write(batch)
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_SESSION_KEY, None)
+
+
 def queue_step_text(
     *,
     alarm: Alarm,
@@ -124,7 +161,7 @@ def queue_step_text(
     """
     if _already_decided(alarm.id, execution, person.id):
         return None
-    batch = _batch.get()
+    batch = _batch.get() or db.session().info.get(_SESSION_KEY)
     if batch is None or person.id == alarm.practitioner_id:
         alone = _Decided(alarm, person, execution, body, body, now)
         return Queued(reachable=_reachable(person)) if _write_single(alone) is not None else None

@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from safetycheck import ops
 from safetycheck.accounts.models import User
-from safetycheck.escalation import delivery_health, gateways, policy, simulate, subscribers
+from safetycheck.escalation import bundling, delivery_health, gateways, policy, simulate, subscribers
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
     delivery_health.init_app(app)
     app.cli.add_command(simulate.simulate_sms)
     subscribers.subscribe()
+    bundling.install()
 
 
 def _now(app: Flask) -> Any:

@@ -271,3 +271,25 @@ def test_the_link_rows_cannot_be_rewritten(app, clock, org, console_sms, sweep) 
             with pytest.raises(sa.exc.DatabaseError), db.session.begin_nested():
                 db.session.execute(statement)
         assert db.session.get(OutboxMessage, link.message_id) is not None
+
+
+def test_managers_texted_when_visits_go_overdue_get_one_text_per_sweep_batch(
+    app, clock, org, console_sms, sweep, tmp_path
+) -> None:
+    from safetycheck.escalation.policy import load_policy
+    from tests.escalation.harness import MANAGERS_AT_DUE_POLICY, write_policy
+
+    previous = app.extensions["safetycheck.policy"]
+    app.extensions["safetycheck.policy"] = load_policy(write_policy(tmp_path, MANAGERS_AT_DUE_POLICY))
+    try:
+        visits, due = overdue_together(app, org, clock, 20)
+        h.move_to(clock, due, seconds=1)
+        sweep()  # visits.mark_overdue raises the alarms and takes their first step, one per visit
+    finally:
+        app.extensions["safetycheck.policy"] = previous
+    codes = codes_of(app, alarm_ids(app, visits))
+    for manager in (org.manager, org.on_call):
+        bodies = texts_to(console_sms, manager.phone)
+        assert len(bodies) == 2
+        assert sorted(c for b in bodies for c in CODE.findall(b)) == sorted(codes.values())
+    assert len(console_sms.sent) == 20 + 2 * 2  # each worker alone, never bundled
