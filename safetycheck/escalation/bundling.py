@@ -272,7 +272,7 @@ def _insert(members: list[_Decided], body: str) -> OutboxMessage | None:
 # Reading: which texts carried an alarm, which alarms a text carried -------------------------
 
 
-def carrying(alarm_id: int, execution: int | None = None) -> sa.Select[tuple[int]]:
+def carrying(alarm_id: int, execution: int | None = None) -> sa.Select[int]:
     """Ids of the texts that carried this alarm (for this ladder execution), as a subquery."""
     query = sa.select(OutboxAlarm.message_id).where(OutboxAlarm.alarm_id == alarm_id)
     if execution is not None:

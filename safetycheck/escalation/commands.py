@@ -184,8 +184,8 @@ def _ack(user: User, code: str | None, *, now: datetime, tz: tzinfo) -> tuple[st
         last = bundling.last_text(user.id)
         if last is not None and last.listed > 1:
             # The text listed several alerts: ACK alone cannot say which, so it takes none.
-            codes = [a.code for a in last.open_alarms]
-            return "ambiguous ack", texts.bare_ack_after_bundle(listed=last.listed, open_codes=codes)
+            listed = [a.code for a in last.open_alarms]
+            return "ambiguous ack", texts.bare_ack_after_bundle(listed=last.listed, open_codes=listed)
         candidates = _open_alarms_for(user)
         if not candidates:
             return "nothing to ack", "SafetyCheck: you have no open alert to acknowledge."
