@@ -231,6 +231,10 @@ def _validate(app: Flask) -> None:
     cfg["OUTBOX_MAX_PER_SECOND"] = _as_number(
         "OUTBOX_MAX_PER_SECOND", cfg.get("OUTBOX_MAX_PER_SECOND", 0), minimum=0
     )
+    # Alarms one person is texted about in the same sweep batch share a text, this many at most.
+    cfg["ESCALATION_BUNDLE_MAX_ALARMS"] = _as_number(
+        "ESCALATION_BUNDLE_MAX_ALARMS", cfg.get("ESCALATION_BUNDLE_MAX_ALARMS", 10), minimum=1, integer=True
+    )
 
     # Both are read long after start-up (a text at 3 a.m., a phone typed without +44): check now.
     zone = str(cfg.get("DISPLAY_TIMEZONE") or "Europe/London")

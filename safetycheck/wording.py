@@ -367,3 +367,67 @@ def no_cover_alert(*, team_name: str, reason: str) -> str:
         "visit there reaches no one who can act. Add a manager or on-call contact, or correct "
         f"their numbers, {ACT_IN_APP}."
     )
+
+
+# Bundled escalation texts (escalation/bundling.py) ---------------------------------------------
+
+BUNDLE_HEAD = "SAFETYCHECK: {n} alerts need someone to take charge."
+BUNDLE_TAIL = "Reply ACK and the code of each alert you take charge of."
+_BUNDLE_KIND = {"overdue": "OVERDUE", "panic": "PANIC", "duress": "DURESS", "incident": "INCIDENT"}
+
+
+def escalation_line(
+    *,
+    kind: str,  # an AlarmKind value
+    code: str,
+    practitioner_name: str,
+    practitioner_phone: str,
+    address: str | None,
+    due_at: datetime | None,
+    raised_at: datetime,
+    location: str,
+    message: str | None,
+    repeat: int,
+    tz: tzinfo,
+) -> str:
+    """One alarm's line in a bundled text: the same facts as `escalation`, fewer words.
+
+    Who (and their phone), where, since when, the last known location, and the alarm's own
+    `ACK <code>`. Truncation uses "..." rather than "…", which would make the whole text UCS-2
+    (67 characters a segment instead of 153).
+    """
+    again = f" (reminder {repeat})" if repeat > 0 else ""
+    who = f"{_short_gsm(practitioner_name, 40)} ({practitioner_phone})"
+    where = f"at {_short_gsm(address, 50)}" if address else "(no visit in progress)"
+    if kind == "overdue":
+        what = f"{who} not checked out {where}, due {local_time(due_at or raised_at, tz)}."
+    elif kind == "panic":
+        note = f' "{_short_gsm(message, 40)}"' if message else ""
+        what = f"{who} pressed panic {where} at {local_time(raised_at, tz)}.{note}"
+    elif kind == "duress":
+        what = (
+            f"{who} used the duress PIN {where} at {local_time(raised_at, tz)}: "
+            "do not reveal the alarm to anyone who answers."
+        )
+    else:
+        where = f"at {_short_gsm(address, 50)}" if address else "(address not given)"
+        what = f"serious incident {where} reported by {who} at {local_time(raised_at, tz)}, not acknowledged."
+    return f"{_BUNDLE_KIND.get(kind, kind.upper())}{again}: {what} {location} ACK {code}"
+
+
+def escalation_bundle(lines: list[str]) -> str:
+    """Several alarms for one person in one text, one line each, most urgent first."""
+    return "\n".join([BUNDLE_HEAD.format(n=len(lines)), *lines, BUNDLE_TAIL])
+
+
+def bare_ack_after_bundle(*, listed: int, open_codes: list[str]) -> str:
+    """A bare ACK after a text that listed several alerts: nothing is acknowledged; say which."""
+    head = f"SafetyCheck: your last text listed {listed} alerts, so ACK alone took charge of none."
+    if not open_codes:
+        return f"{head} All of them have been taken charge of or are over."
+    return f"{head} Reply {' or '.join(f'ACK {code}' for code in open_codes)} for each you take charge of."
+
+
+def _short_gsm(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."

@@ -19,7 +19,7 @@ from safetycheck import wording as texts
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
-from safetycheck.escalation import events, outbox
+from safetycheck.escalation import bundling, events, outbox
 from safetycheck.escalation.enums import (
     REACHED_STATUSES,
     AlarmKind,
@@ -98,7 +98,7 @@ def timeline_of(alarm: Alarm) -> list[Any]:
 def texts_of(alarm: Alarm) -> list[OutboxMessage]:
     return list(
         db.session.scalars(
-            sa.select(OutboxMessage).where(OutboxMessage.alarm_id == alarm.id).order_by(OutboxMessage.id)
+            sa.select(OutboxMessage).where(bundling.texts_for(alarm.id)).order_by(OutboxMessage.id)
         )
     )
 
@@ -346,7 +346,7 @@ def _tell_recipients(
     reached = (
         sa.select(OutboxMessage.recipient_id)
         .where(
-            OutboxMessage.alarm_id == alarm.id,
+            bundling.texts_for(alarm.id),  # alone or bundled with other alarms
             OutboxMessage.purpose == MessagePurpose.ESCALATION,
             sa.or_(
                 OutboxMessage.status.in_(REACHED_STATUSES),

@@ -16,7 +16,7 @@ from safetycheck.accounts import rota
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import Team, User
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import call_outbox
+from safetycheck.escalation import bundling, call_outbox
 from safetycheck.escalation.alarms import ACTIVE_STATUSES
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
@@ -166,7 +166,8 @@ def texted(alarm: Alarm) -> list[Texted]:
     messages = list(
         db.session.scalars(
             sa.select(OutboxMessage)
-            .where(OutboxMessage.alarm_id == alarm.id, OutboxMessage.purpose == MessagePurpose.ESCALATION)
+            # Alone or bundled: a bundle's status is every alarm's it carried.
+            .where(bundling.texts_for(alarm.id), OutboxMessage.purpose == MessagePurpose.ESCALATION)
             .order_by(OutboxMessage.id)
         )
     )

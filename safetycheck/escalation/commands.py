@@ -20,7 +20,7 @@ from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import DomainError
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import panic
+from safetycheck.escalation import bundling, panic
 from safetycheck.escalation.enums import AlarmStatus
 from safetycheck.escalation.models import Alarm, AlarmRecipient, InboundSms
 from safetycheck.extensions import db
@@ -181,6 +181,11 @@ def _act(
 
 def _ack(user: User, code: str | None, *, now: datetime, tz: tzinfo) -> tuple[str, str]:
     if code is None:
+        last = bundling.last_text(user.id)
+        if last is not None and last.listed > 1:
+            # The text listed several alerts: ACK alone cannot say which, so it takes none.
+            listed = [a.code for a in last.open_alarms]
+            return "ambiguous ack", texts.bare_ack_after_bundle(listed=last.listed, open_codes=listed)
         candidates = _open_alarms_for(user)
         if not candidates:
             return "nothing to ack", "SafetyCheck: you have no open alert to acknowledge."

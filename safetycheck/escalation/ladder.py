@@ -7,13 +7,15 @@ transaction that also writes the texts to the outbox, so a step is decided exact
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, tzinfo
+from functools import partial
 
 import sqlalchemy as sa
 
 from safetycheck import wording as texts
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import calls, events, outbox, policy, recipients
+from safetycheck.escalation import bundling, calls, events, policy, recipients
 from safetycheck.escalation.enums import LIVE_STATUSES, AlarmKind, AlarmStatus, MessagePurpose, RecipientGroup
 from safetycheck.escalation.models import Alarm, OutboxMessage
 from safetycheck.extensions import db
@@ -63,20 +65,19 @@ def advance_alarm(alarm: Alarm, *, rules: policy.Policy, now: datetime, tz: tzin
         if person.id == alarm.practitioner_id and alarm.kind in policy.SILENT_TO_PRACTITIONER:
             continue  # never text the phone of a worker under threat (the policy forbids it too)
         body = _body(alarm, visit, person.id, step, ladder, tz)
-        message = outbox.enqueue(
-            dedupe_key=f"alarm:{alarm.id}:exec:{step.executed}:user:{person.id}",
-            purpose=MessagePurpose.ESCALATION,
-            recipient=person,
+        # Written now, or with the person's other alarms of this sweep batch as one text.
+        message = bundling.queue_step_text(
+            alarm=alarm,
+            person=person,
+            execution=step.executed,
             body=body,
+            line=partial(_body, alarm, visit, person.id, step, ladder, tz, render=texts.escalation_line),
             now=now,
-            alarm_id=alarm.id,
-            visit_id=alarm.visit_id,
-            step_execution=step.executed,
         )
         alarm_service.note_recipient(alarm.id, person.id, now=now)
         if message is not None:
             queued += 1
-            reachable += message.next_attempt_at is not None
+            reachable += message.reachable
     reachable += calls.place_for_step(alarm, step, visit=visit, now=now, tz=tz)  # the step's `call`
     crash_point("after_step_decided")
     alarm.executed_steps = step.executed
@@ -114,9 +115,9 @@ def skip_dead_contact(alarm_id: int, *, now: datetime, rules: policy.Policy) -> 
         sa.select(sa.func.count())
         .select_from(OutboxMessage)
         .where(
-            OutboxMessage.alarm_id == alarm.id,
+            # Its texts of this execution, alone or bundled with other alarms.
+            OutboxMessage.id.in_(bundling.carrying(alarm.id, alarm.executed_steps)),
             OutboxMessage.purpose == MessagePurpose.ESCALATION,
-            OutboxMessage.step_execution == alarm.executed_steps,
             OutboxMessage.recipient_id != alarm.practitioner_id,
             OutboxMessage.status.in_(LIVE_STATUSES),
         )
@@ -146,6 +147,7 @@ def _body(
     step: policy.Advance,
     ladder: policy.Ladder,
     tz: tzinfo,
+    render: Callable[..., str] = texts.escalation,
 ) -> str:
     if person_id == alarm.practitioner_id:
         managers_at = None
@@ -178,7 +180,7 @@ def _body(
     address = visit.address if visit else None
     if alarm.kind == AlarmKind.INCIDENT and alarm.incident_id is not None:
         address = _incident_address(alarm.incident_id) or address
-    return texts.escalation(
+    return render(
         kind=alarm.kind,
         code=alarm.code,
         practitioner_name=alarm.practitioner.name,

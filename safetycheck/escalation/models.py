@@ -113,6 +113,22 @@ class OutboxMessage(Model):
     status_updated_at: Mapped[datetime | None]
 
 
+class OutboxAlarm(Model):
+    """Which alarm (and ladder execution) a text carried: one row for a single alarm's text, one
+    per alarm for a bundle (`bundling.py`). The unique key is the per-alarm exactly-once backstop
+    (one text per alarm, execution and person), and the board reads a bundle's delivery through it."""
+
+    __tablename__ = "sms_outbox_alarms"
+    __table_args__ = (sa.UniqueConstraint("alarm_id", "step_execution", "recipient_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(sa.ForeignKey("sms_outbox.id"), index=True)
+    alarm_id: Mapped[int] = mapped_column(sa.ForeignKey("alarms.id"), index=True)
+    step_execution: Mapped[int]
+    recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0, server_default="0")  # its line in the text
+
+
 class InboundSms(Model):
     """Every text received, once per Twilio MessageSid (Twilio retries webhooks)."""
 

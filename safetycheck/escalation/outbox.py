@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from safetycheck.accounts.models import User
 from safetycheck.escalation import gateways
-from safetycheck.escalation.enums import OPEN_OUTBOX_STATUSES, MessagePurpose, OutboxStatus
-from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.escalation.enums import OPEN_OUTBOX_STATUSES, AlarmStatus, MessagePurpose, OutboxStatus
+from safetycheck.escalation.models import Alarm, OutboxAlarm, OutboxMessage
 from safetycheck.escalation.urgency import urgency_for
 from safetycheck.extensions import db
 from safetycheck.faults import crash_point
@@ -406,11 +406,27 @@ def backoff(attempts: int) -> timedelta:
 def cancel_pending_for_alarm(
     alarm_id: int, *, purposes: tuple[MessagePurpose, ...] = (MessagePurpose.ESCALATION,)
 ) -> int:
-    """Stop escalation texts not yet sent once a person has taken charge."""
+    """Stop escalation texts not yet sent once a person has taken charge.
+
+    A bundled text (escalation/bundling.py) is stopped only once none of its alarms is open.
+    """
+    carried = sa.select(OutboxAlarm.message_id).where(OutboxAlarm.alarm_id == alarm_id)
+    still_needed = (
+        sa.select(OutboxAlarm.id)
+        .join(Alarm, Alarm.id == OutboxAlarm.alarm_id)
+        .where(
+            OutboxAlarm.message_id == OutboxMessage.id,
+            OutboxAlarm.alarm_id != alarm_id,
+            Alarm.status == AlarmStatus.OPEN,
+        )
+        .correlate(OutboxMessage)
+        .exists()
+    )
     result = db.session.execute(
         sa.update(OutboxMessage)
         .where(
-            OutboxMessage.alarm_id == alarm_id,
+            sa.or_(OutboxMessage.alarm_id == alarm_id, OutboxMessage.id.in_(carried)),
+            ~still_needed,
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.purpose.in_(purposes),
         )

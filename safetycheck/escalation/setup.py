@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from safetycheck import ops
 from safetycheck.accounts.models import User
 from safetycheck.escalation import (
+    bundling,
     call_setup,
     coverage,
     coverage_jobs,
@@ -45,6 +46,7 @@ def init_app(app: Flask) -> None:
     call_setup.init_app(app)
     coverage.subscribe()  # a check-in whose ladder reaches nobody carries a warning
     ops.add_metrics_source(app, coverage_jobs.metrics)
+    bundling.install()
 
 
 def _now(app: Flask) -> Any:

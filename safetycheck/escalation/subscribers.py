@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from safetycheck import wording as texts
 from safetycheck.escalation import alarms as alarm_service
-from safetycheck.escalation import context, ladder, outbox
+from safetycheck.escalation import bundling, context, ladder, outbox
 from safetycheck.escalation.enums import AlarmKind, AlarmOutcome, MessagePurpose
 from safetycheck.timeline import service as timeline
 from safetycheck.visits import events as visit_events
@@ -70,6 +70,7 @@ def raise_overdue_alarm(event: visit_events.VisitWentOverdue) -> None:
         dedupe_key=f"overdue:visit:{visit.id}:due:{visit.due_at.isoformat()}",
     )
     timeline.record("visit", visit.id, "overdue", at=now, alarm_id=alarm.id)
+    bundling.until_commit()  # a manager texted about several of this batch's visits gets one text
     ladder.advance_alarm(alarm, rules=esc.rules, now=now, tz=esc.tz)
 
 

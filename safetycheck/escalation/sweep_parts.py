@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from safetycheck.accounts.models import User
 from safetycheck.engine.parts import DELIVERY, ESCALATION, sweep_part
-from safetycheck.escalation import context, gateways, ladder, outbox, sender_pool
+from safetycheck.escalation import bundling, context, gateways, ladder, outbox, sender_pool
 from safetycheck.escalation.context import Escalation
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
@@ -67,8 +67,9 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
         .limit(BATCH)
         .with_for_update(skip_locked=True, of=Alarm)
     ).all()
-    for alarm in due:
-        ladder.advance_alarm(alarm, rules=esc.rules, now=now, tz=esc.tz)
+    with bundling.same_batch():  # one text per person for the alarms decided here
+        for alarm in due:
+            ladder.advance_alarm(alarm, rules=esc.rules, now=now, tz=esc.tz)
     return len(due)
 
 
@@ -116,5 +117,5 @@ def _skip_contact(message: OutboxMessage, esc: Escalation) -> None:
             log.error(
                 "phone of user %s is undeliverable (%s); flagged for an admin", user.id, message.error_code
             )
-    if message.alarm_id is not None:
-        ladder.skip_dead_contact(message.alarm_id, now=now, rules=esc.rules)
+    for alarm_id in bundling.alarms_carried(message):  # every alarm a bundle carried
+        ladder.skip_dead_contact(alarm_id, now=now, rules=esc.rules)

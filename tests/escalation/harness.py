@@ -38,7 +38,7 @@ from safetycheck.db import normalise_database_url
 from safetycheck.engine.models import SweepHeartbeat
 from safetycheck.escalation import panic, policy
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, MessagePurpose, OutboxStatus
-from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.escalation.models import Alarm, OutboxAlarm, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.timeline.models import TimelineEntry
 from safetycheck.visits import service as visit_service
@@ -519,7 +519,8 @@ def check_exactly_once(
                 )
             )
             _check_alarms(alarms, visits, population, problems)
-            decisions = _check_decisions(alarms, rows, entries, problems)
+            links = list(db.session.scalars(sa.select(OutboxAlarm).order_by(OutboxAlarm.id)))
+            decisions = _check_decisions(alarms, rows, entries, problems, links)
             _check_nothing_left(alarms, rows, rules, nothing_due_at, exhausted, problems)
             _check_texts(rows, fake, problems)
             return Verdict(alarms=len(alarms), decisions=decisions, texts=len(rows), problems=problems)
@@ -547,18 +548,32 @@ def _check_alarms(
 
 
 def _check_decisions(
-    alarms: list[Alarm], rows: list[OutboxMessage], entries: list[TimelineEntry], problems: list[str]
+    alarms: list[Alarm],
+    rows: list[OutboxMessage],
+    entries: list[TimelineEntry],
+    problems: list[str],
+    links: list[OutboxAlarm],
 ) -> int:
     by_alarm: dict[int, list[TimelineEntry]] = {}
     for entry in entries:
         by_alarm.setdefault(entry.subject_id, []).append(entry)
-    keyed = Counter((r.alarm_id, r.step_execution, r.recipient_id) for r in rows)
-    for key, n in keyed.items():
-        if n != 1:
-            problems.append(f"(alarm, execution, recipient) {key}: {n} outbox rows")
     odd = [r.id for r in rows if r.purpose != MessagePurpose.ESCALATION or r.alarm_id is None]
     if odd:
         problems.append(f"outbox rows that are not escalation steps: {odd}")
+    # A bundled text (escalation/bundling.py) stands for several decisions, one link row each:
+    # judge the decisions, one per (alarm, execution, recipient), not the rows.
+    carried: dict[int, list[tuple[int, int, int]]] = {}
+    for link in links:
+        carried.setdefault(link.message_id, []).append(
+            (link.alarm_id, link.step_execution, link.recipient_id)
+        )
+    unlinked = [r.id for r in rows if r.id not in carried]
+    if unlinked:
+        problems.append(f"escalation texts that name no alarm they carried: {unlinked}")
+    keyed = Counter(key for r in rows for key in carried.get(r.id, []))
+    for key, n in keyed.items():
+        if n != 1:
+            problems.append(f"(alarm, execution, recipient) {key}: {n} outbox rows")
     decided: set[tuple[int, int]] = set()
     for alarm in alarms:
         done = 0
@@ -573,7 +588,7 @@ def _check_decisions(
             done = max(done, execution)
             decided.add((alarm.id, execution))
             wanted = set(entry.details["notified"]) - ({alarm.practitioner_id} if silent else set())
-            texted = {r.recipient_id for r in rows if (r.alarm_id, r.step_execution) == (alarm.id, execution)}
+            texted = {u for (a, k, u) in keyed if (a, k) == (alarm.id, execution)}
             if texted != wanted:
                 problems.append(
                     f"alarm {alarm.id} execution {execution}: "
@@ -583,7 +598,7 @@ def _check_decisions(
             problems.append(
                 f"alarm {alarm.id}: executed_steps {alarm.executed_steps}, decisions reach {done}"
             )
-    orphans = [r.id for r in rows if (r.alarm_id, r.step_execution) not in decided]
+    orphans = sorted({(a, k) for (a, k, _) in keyed} - decided)
     if orphans:
         problems.append(f"outbox rows with no decision: {orphans}")
     return len(entries)

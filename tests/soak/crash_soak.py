@@ -33,7 +33,7 @@ from safetycheck.accounts.models import User
 from safetycheck.engine.sweep import run_sweep
 from safetycheck.escalation import panic, policy
 from safetycheck.escalation.enums import AlarmKind, OutboxStatus
-from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.escalation.models import Alarm, OutboxAlarm, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.visits import service as visit_service
 from tests.escalation.harness import (
@@ -360,11 +360,11 @@ def _alarms_missing_managers(app: Flask, managers: dict[int, set[int]]) -> dict[
     with app.app_context():
         alarms = list(db.session.scalars(sa.select(Alarm)))
         sent = Counter(
-            (alarm_id, recipient_id)
+            (alarm_id, recipient_id)  # through the link rows: a bundled text carried several alarms
             for alarm_id, recipient_id in db.session.execute(
-                sa.select(OutboxMessage.alarm_id, OutboxMessage.recipient_id).where(
-                    OutboxMessage.status == OutboxStatus.SENT
-                )
+                sa.select(OutboxAlarm.alarm_id, OutboxAlarm.recipient_id)
+                .join(OutboxMessage, OutboxMessage.id == OutboxAlarm.message_id)
+                .where(OutboxMessage.status == OutboxStatus.SENT)
             )
         )
         for alarm in alarms:
