@@ -1,8 +1,8 @@
 """P1: the delay from a visit's due time, and from a panic press, to the manager's text at Twilio.
 
     .venv/bin/python bench/escalation_latency.py                      # SQLite file in a temp dir
-    .venv/bin/python bench/escalation_latency.py --database-url postgresql://postgres@127.0.0.1:5432/postgres \\
-        --active 100000 1000000
+    .venv/bin/python bench/escalation_latency.py \\
+        --database-url postgresql://postgres@127.0.0.1:5432/postgres --active 100000 1000000
 
 A real `flask --app safetycheck worker` process sweeps at the default interval (5 s, `--interval`)
 and sends through the twilio SDK to a local FakeTwilio, which stamps each message as it arrives.
@@ -180,7 +180,9 @@ def main() -> int:
                     return 1
                 # The worker's next regular sweep learns the due times: the first falls after it.
                 start = utcnow() + timedelta(seconds=args.interval + 1.5)
-                due = sorted(start + timedelta(seconds=rng.uniform(0, args.spread)) for _ in range(args.visits))
+                due = sorted(
+                    start + timedelta(seconds=rng.uniform(0, args.spread)) for _ in range(args.visits)
+                )
                 presses = sorted(
                     start + timedelta(seconds=rng.uniform(0, args.spread)) for _ in range(args.panics)
                 )
@@ -188,11 +190,16 @@ def main() -> int:
                 presser = measured.press_at(presses)
                 expected = args.visits + args.panics
                 deadline = args.interval + args.spread + 3 * args.interval + 30
-                ok = wait_until(lambda m=measured: m.texts_arrived(fake) >= expected, timeout=deadline, interval=0.1)
+                ok = wait_until(
+                    lambda m=measured, n=expected: m.texts_arrived(fake) >= n, timeout=deadline, interval=0.1
+                )
                 presser.join()
                 sweepers.stop(worker, signal.SIGTERM)
                 if not ok:
-                    print(f"only {measured.texts_arrived(fake)} of {expected} manager texts arrived", file=sys.stderr)
+                    print(
+                        f"only {measured.texts_arrived(fake)} of {expected} manager texts arrived",
+                        file=sys.stderr,
+                    )
                     print(sweepers.logs(), file=sys.stderr)
                     return 1
                 due_ms, panic_ms = measured.delays(fake)
@@ -210,8 +217,8 @@ def main() -> int:
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
     for size, what, values, _load_s in results:
         print(
-            f"| {size:,} | {what} | {len(values)} | {percentile(values, 50):.0f} | {percentile(values, 95):.0f} "
-            f"| {percentile(values, 99):.0f} | {max(values):.0f} |"
+            f"| {size:,} | {what} | {len(values)} | {percentile(values, 50):.0f} "
+            f"| {percentile(values, 95):.0f} | {percentile(values, 99):.0f} | {max(values):.0f} |"
         )
     return 0
 

@@ -62,9 +62,7 @@ def grow_load(target: int, *, now: datetime | None = None, quiet: bool = False) 
     while have < target:
         lo, hi = have + 1, min(have + CHUNK, target)
         if sqlite:
-            series = (
-                "WITH RECURSIVE g(n) AS (SELECT :lo UNION ALL SELECT n + 1 FROM g WHERE n < :hi) "
-            )
+            series = "WITH RECURSIVE g(n) AS (SELECT :lo UNION ALL SELECT n + 1 FROM g WHERE n < :hi) "
             source = "g"
             due = (
                 "strftime('%Y-%m-%d %H:%M:%S', 'now', '+' || (7200 + abs(random()) % 36000) || ' seconds')"
@@ -79,15 +77,17 @@ def grow_load(target: int, *, now: datetime | None = None, quiet: bool = False) 
         before = db.session.scalar(sa.text("SELECT coalesce(max(id), 0) FROM users"))
         db.session.execute(
             sa.text(
-                f"{series}INSERT INTO users (name, email, phone, role, team_id, password_hash, on_call, active, created_at) "
-                f"SELECT 'Load ' || n, 'load' || n || '{EMAIL_DOMAIN}', '+4479' || {pad}, 'practitioner', :team, "
-                f"'!', false, true, :at FROM {source}"
+                f"{series}INSERT INTO users (name, email, phone, role, team_id, password_hash, on_call, "
+                "active, created_at) "
+                f"SELECT 'Load ' || n, 'load' || n || '{EMAIL_DOMAIN}', '+4479' || {pad}, 'practitioner', "
+                f":team, '!', false, true, :at FROM {source}"
             ),
             {"lo": lo, "hi": hi, "team": team_id, "at": _stamp(now)},
         )
         db.session.execute(
             sa.text(
-                "INSERT INTO visits (practitioner_id, team_id, status, address, checked_in_at, due_at, warnings) "
+                "INSERT INTO visits (practitioner_id, team_id, status, address, checked_in_at, due_at, "
+                "warnings) "
                 f"SELECT u.id, :team, 'active', 'Load Road', :at, {due}, '[]' FROM users u "
                 "WHERE u.id > :before AND u.team_id = :team"
             ),

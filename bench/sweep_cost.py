@@ -47,7 +47,9 @@ GROWING = ("visits", "users", "sms_outbox", "alarms", "timeline_entries", "incid
 def captured() -> Iterator[list[tuple[str, Any]]]:
     statements: list[tuple[str, Any]] = []
 
-    def note(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+    def note(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         if not executemany:
             statements.append((statement, parameters))
 
@@ -67,7 +69,9 @@ def explain(statement: str, parameters: Any) -> tuple[list[str], float | None]:
         conn.rollback()
     if postgres:
         lines = [row[0] for row in rows]
-        took = next((float(m.group(1)) for line in lines if (m := re.search(r"Execution Time: ([\d.]+)", line))), None)
+        took = next(
+            (float(m.group(1)) for line in lines if (m := re.search(r"Execution Time: ([\d.]+)", line))), None
+        )
         return lines, took
     return [str(row[-1]) for row in rows], None
 

@@ -125,7 +125,13 @@ def worker_command() -> None:
     sweeper = _add_sweep_job(scheduler, app, first_run=datetime.now(UTC))
     scheduler.start()
     wakers = Wakers(app, sweeper)
-    how = "LISTEN" if wakers.listener else f"a {app.config['WAKE_POLL_SECONDS']}s poll" if wakers.poller else "none"
+    how = (
+        "LISTEN"
+        if wakers.listener
+        else f"a {app.config['WAKE_POLL_SECONDS']}s poll"
+        if wakers.poller
+        else "none"
+    )
     click.echo(
         f"sweeping at each deadline and at least every {app.config['SWEEP_INTERVAL_SECONDS']}s "
         f"(woken by {how}); Ctrl-C or SIGTERM to stop"

@@ -100,7 +100,9 @@ class Sweeper:
         report: sweep.SweepReport | None = None
         try:
             report = sweep.run_sweep(self.app)
-            log.debug("swept: %s %s", report.summary(), {k: round(v*1000) for k, v in report.seconds.items()})
+            log.debug(
+                "swept: %s %s", report.summary(), {k: round(v * 1000) for k, v in report.seconds.items()}
+            )
         finally:
             with self._lock:
                 self._running = False

@@ -2,9 +2,9 @@
 
 Every test here leaves the interval at 30 s, so a text arriving well within it can only come
 from a deadline wake or an urgent wake. The bounds (10 s) are loose because the machine running
-the suite may be heavily shared; bench/escalation_latency.py measures the real delay. Real clocks, real commits, real processes
-(`flask --app safetycheck worker`), the real twilio SDK against the fake Twilio; waits are
-bounded polls, never long sleeps.
+the suite may be heavily shared; bench/escalation_latency.py measures the real delay. Real
+clocks, real commits, real processes (`flask --app safetycheck worker`), the real twilio SDK
+against the fake Twilio; waits are bounded polls, never long sleeps.
 """
 
 from __future__ import annotations
@@ -113,14 +113,18 @@ def test_a_panic_committed_elsewhere_wakes_a_worker_process_at_once(tmp_path: Pa
         sweepers,
     ):
         worker = sweepers.start("worker", name="worker")
-        assert wait_until(lambda: heartbeat(app, instance_of(worker)) is not None, timeout=60), sweepers.logs()
+        assert wait_until(lambda: heartbeat(app, instance_of(worker)) is not None, timeout=60), (
+            sweepers.logs()
+        )
         conninfo = wake.conninfo_of(app)
         if conninfo is not None:
             assert wait_until(lambda: bool(listener_pids(conninfo)), timeout=20), sweepers.logs()
         pressed = utcnow()
         population = populate(app, visits_due=[], panics_at=[pressed])  # raise_panic, then commit
         phone = first_manager_phone(population)
-        assert wait_until(lambda: bool(manager_texts(fake, phone)), timeout=20, interval=0.02), sweepers.logs()
+        assert wait_until(lambda: bool(manager_texts(fake, phone)), timeout=20, interval=0.02), (
+            sweepers.logs()
+        )
         [text] = manager_texts(fake, phone)
         assert text.received_at is not None
         assert (text.received_at - pressed).total_seconds() < 10.0, sweepers.logs()
@@ -134,7 +138,9 @@ def test_the_listen_thread_survives_a_dropped_connection(tmp_path: Path) -> None
         sweepers,
     ):
         worker = sweepers.start("worker", name="worker")
-        assert wait_until(lambda: heartbeat(app, instance_of(worker)) is not None, timeout=60), sweepers.logs()
+        assert wait_until(lambda: heartbeat(app, instance_of(worker)) is not None, timeout=60), (
+            sweepers.logs()
+        )
         conninfo = wake.conninfo_of(app)
         assert conninfo is not None
         assert wait_until(lambda: bool(listener_pids(conninfo)), timeout=20), sweepers.logs()
@@ -145,7 +151,9 @@ def test_the_listen_thread_survives_a_dropped_connection(tmp_path: Path) -> None
         pressed = utcnow()
         population = populate(app, visits_due=[], panics_at=[pressed])
         phone = first_manager_phone(population)
-        assert wait_until(lambda: bool(manager_texts(fake, phone)), timeout=20, interval=0.02), sweepers.logs()
+        assert wait_until(lambda: bool(manager_texts(fake, phone)), timeout=20, interval=0.02), (
+            sweepers.logs()
+        )
         [text] = manager_texts(fake, phone)
         assert text.received_at is not None
         assert (text.received_at - pressed).total_seconds() < 10.0, sweepers.logs()
