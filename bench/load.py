@@ -71,7 +71,7 @@ def grow_load(target: int, *, now: datetime | None = None, quiet: bool = False) 
             pad = "substr('000000000' || n, -9, 9)"
         else:
             series = ""
-            source = "generate_series(:lo, :hi) AS g(n)"
+            source = "generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) AS g(n)"
             due = "now() + interval '2 hours' + random() * interval '10 hours'"
             pad = "lpad(n::text, 9, '0')"
         before = db.session.scalar(sa.text("SELECT coalesce(max(id), 0) FROM users"))
