@@ -39,7 +39,10 @@ def _add_sweep_job(scheduler: Any, app: Flask, first_run: datetime | None = None
         id=JOB_ID,
         next_run_time=first_run or undefined,
         seconds=app.config["SWEEP_INTERVAL_SECONDS"],
-        max_instances=1,  # a slow sweep is not overlapped by the next one in this process
+        # Never two sweeps at once in this process: `Sweeper` enforces it with a lock (a second
+        # instance only marks "sweep again"). APScheduler's own limit of one would skip a run
+        # brought forward from the end of the previous one, and fall back to the next tick.
+        max_instances=2,
         coalesce=True,  # after a pause, run once, not once per missed interval
         misfire_grace_time=None,
         replace_existing=True,

@@ -94,6 +94,12 @@ class Sweeper:
 
     def __call__(self) -> None:
         with self._lock:
+            if self._running:
+                # The job allows two instances so that a run brought forward from the end of the
+                # last one is not skipped while APScheduler still counts it; this lock keeps the
+                # one-sweep-at-a-time rule: the sweep in progress runs again when it ends.
+                self._again = True
+                return
             self._running = True
             self._again = False
             self.last_began = self._clock.now()
