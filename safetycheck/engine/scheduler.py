@@ -65,6 +65,7 @@ class Wakers:
             self.poller = wake.Poller(app, sweeper, app.config["WAKE_POLL_SECONDS"]).start()
 
     def stop(self) -> None:
+        self.sweeper.stop()
         wake.remove_local_waker(self.sweeper.wake)
         for thread in (self.listener, self.poller):
             if thread is not None:

@@ -90,6 +90,7 @@ class Sweeper:
         self._lock = threading.Lock()
         self._running = False
         self._again = False
+        self._stopped = False
         self.last_began: datetime | None = None  # app clock; the poller compares deadlines with it
 
     def __call__(self) -> None:
@@ -126,9 +127,19 @@ class Sweeper:
             else:
                 self._run_within(0.0)
 
+    def stop(self) -> None:
+        """Reschedule nothing from now on; call before the scheduler's shutdown.
+
+        APScheduler's shutdown(wait=True) holds its job-store lock while it waits for the sweep in
+        progress; a sweep that then asked for that lock to bring its next run forward would never
+        end. Taking our lock here waits for any rescheduling under way to finish first.
+        """
+        with self._lock:
+            self._stopped = True
+
     def _run_within(self, seconds: float) -> None:
         """Bring the job's next run forward to `seconds` from now (never push it back)."""
-        if seconds >= self.interval:
+        if self._stopped or seconds >= self.interval:
             return  # the interval's own tick comes sooner
         wanted = datetime.now(UTC) + timedelta(seconds=seconds)
         try:
