@@ -175,6 +175,7 @@ def _validate(app: Flask) -> None:
     cfg["SWEEP_INTERVAL_SECONDS"] = _as_number(
         "SWEEP_INTERVAL_SECONDS", cfg.get("SWEEP_INTERVAL_SECONDS"), minimum=0.05
     )
+    cfg["WAKE_POLL_SECONDS"] = _as_number("WAKE_POLL_SECONDS", cfg.get("WAKE_POLL_SECONDS"), minimum=0)
     cfg["SCHEDULER_ENABLED"] = _as_bool("SCHEDULER_ENABLED", cfg.get("SCHEDULER_ENABLED"))
     for name in (
         "MAX_VISIT_MINUTES",

@@ -26,6 +26,7 @@ DELIVERY = 90  # escalation: drain the outbox
 
 Part = Callable[[Any, datetime], int]  # (session, now) -> how much it did
 OldestDue = Callable[[Any, datetime], datetime | None]
+NextDue = Callable[[Any, datetime], datetime | None]  # (session, since) -> earliest deadline after since
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class SweepPart:
     delivers: bool = False  # sends what the other parts decided (run between their batches too)
     # The oldest deadline of this part's that has passed but not been acted on (for the lag metric).
     oldest_due: OldestDue | None = None
+    # The earliest deadline of this part's after the given moment (the start of the sweep): the
+    # engine sleeps until the earliest of them, not the whole interval (`engine/wake.py`).
+    next_due: NextDue | None = None
 
 
 _PARTS: dict[str, SweepPart] = {}
@@ -53,6 +57,7 @@ def sweep_part(
     batch: int | None = None,
     delivers: bool = False,
     oldest_due: OldestDue | None = None,
+    next_due: NextDue | None = None,
 ) -> Callable[[Part], Part]:
     """Register a function to run at every sweep in its stage."""
 
@@ -65,6 +70,7 @@ def sweep_part(
             batch=batch,
             delivers=delivers,
             oldest_due=oldest_due,
+            next_due=next_due,
         )
         return func
 

@@ -39,6 +39,10 @@ class SweepReport:
     seconds: dict[str, float] = field(default_factory=dict)  # part name -> time it took
     errors: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
+    # The earliest deadline after the sweep began (app clock), for the next sweep to start at it.
+    next_due: datetime | None = None
+    # A batched part stopped at MAX_BATCHES with work left: sweep again at once.
+    backlog: bool = False
 
     def summary(self) -> str:
         parts = " ".join(f"{name}={count}" for name, count in self.done.items())
@@ -55,7 +59,8 @@ def run_sweep(app: Flask) -> SweepReport:
     started = time.perf_counter()
     with app.app_context():
         now: Callable[[], datetime] = app.extensions["safetycheck.clock"].now
-        _beat(now(), completed=False)
+        began = now()
+        _beat(began, completed=False)
         parts = registered_parts()
         delivery = [part for part in parts if part.delivers]
         for part in parts:
@@ -69,6 +74,7 @@ def run_sweep(app: Flask) -> SweepReport:
             report.seconds[part.name] = (
                 report.seconds.get(part.name, 0.0) + time.perf_counter() - part_started
             )
+        report.next_due = next_due(began)
         report.duration_ms = (time.perf_counter() - started) * 1000
         _beat(now(), completed=True, duration_ms=report.duration_ms, error="; ".join(report.errors) or None)
     LATEST["sweep"] = report
@@ -78,12 +84,14 @@ def run_sweep(app: Flask) -> SweepReport:
 def _run_part(
     part: SweepPart, delivery: list[SweepPart], now: Callable[[], datetime], report: SweepReport
 ) -> None:
-    for _ in range(MAX_BATCHES if part.batch else 1):
+    for batch in range(MAX_BATCHES if part.batch else 1):
         done = part.run(db.session, now())
         db.session.commit()
         report.done[part.name] = report.done.get(part.name, 0) + done
         if part.batch is None or done < part.batch:
             return
+        if batch == MAX_BATCHES - 1:
+            report.backlog = True
         # A backlog (after an outage): send what this batch decided before deciding the next,
         # so the first texts leave in seconds rather than after the whole backlog.
         for sender in delivery:
@@ -95,6 +103,30 @@ def oldest_due(now: datetime) -> datetime | None:
     due = [part.oldest_due(db.session, now) for part in registered_parts() if part.oldest_due]
     late = [moment for moment in due if moment is not None]
     return min(late) if late else None
+
+
+def next_due(since: datetime) -> datetime | None:
+    """The earliest deadline any part has after `since`, read in a transaction of its own.
+
+    Counted from the sweep's start, not its end: a deadline that passed while the sweep ran
+    (after its part had looked) comes back in the past, and the next sweep starts at once.
+    Deadlines before the start that are still pending (rows another process holds, a part that
+    failed on them) are left to the interval, so a stuck row cannot make the engine spin.
+    """
+    found: list[datetime] = []
+    for part in registered_parts():
+        if part.next_due is None:
+            continue
+        try:
+            moment = part.next_due(db.session, since)
+        except Exception:  # a broken query only costs promptness: the interval still sweeps
+            db.session.rollback()
+            log.exception("sweep part %s could not tell its next deadline", part.name)
+            continue
+        if moment is not None:
+            found.append(moment)
+    db.session.rollback()  # read only: end the transaction, hold no snapshot while sleeping
+    return min(found) if found else None
 
 
 def _beat(

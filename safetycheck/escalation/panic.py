@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.engine import wake
 from safetycheck.errors import Forbidden
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus
@@ -94,6 +95,7 @@ def raise_panic(
         location=location,
         actor_id=practitioner.id,
     )
+    wake.request_wake()  # the sweeping process takes the first step on commit, not at its next tick
     if ignored is not None:
         timeline.record("alarm", alarm.id, "visit_hint_ignored", at=now, **_hint(ignored))
     return alarm

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from safetycheck import wording as texts
+from safetycheck.engine import wake
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation import bundling, context, ladder, outbox
 from safetycheck.escalation.enums import AlarmKind, AlarmOutcome, MessagePurpose
@@ -47,6 +48,7 @@ def after_check_out(event: visit_events.VisitCheckedOut) -> None:
             dedupe_key=f"duress:visit:{visit.id}",
             actor_id=practitioner.id,
         )
+        wake.request_wake()  # on commit, not at the sweep's next tick
     elif event.late:
         alarm_service.stand_down_for_visit(
             visit,

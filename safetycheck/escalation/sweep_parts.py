@@ -51,7 +51,33 @@ def _oldest_due_text(session: Any, now: datetime) -> datetime | None:
     return oldest
 
 
-@sweep_part("escalation.advance_steps", stage=ESCALATION, batch=BATCH, oldest_due=_oldest_due_step)
+def _next_step(session: Any, since: datetime) -> datetime | None:
+    """The next ladder step of an open alarm (a repeat, the next rung): the engine wakes for it."""
+    moment: datetime | None = session.scalar(
+        sa.select(sa.func.min(Alarm.next_step_at)).where(
+            Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at > since
+        )
+    )
+    return moment
+
+
+def _next_text(session: Any, since: datetime) -> datetime | None:
+    """The next retry of a pending text (after a Twilio error or a throttle)."""
+    moment: datetime | None = session.scalar(
+        sa.select(sa.func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at > since
+        )
+    )
+    return moment
+
+
+@sweep_part(
+    "escalation.advance_steps",
+    stage=ESCALATION,
+    batch=BATCH,
+    oldest_due=_oldest_due_step,
+    next_due=_next_step,
+)
 def advance_steps(session: Any, now: datetime) -> int:
     """Open alarms whose next step is due advance one step, texts written in the same transaction."""
     return advance_due_alarms(context.current(), now)
@@ -73,7 +99,13 @@ def advance_due_alarms(esc: Escalation, now: datetime) -> int:
     return len(due)
 
 
-@sweep_part("escalation.drain_outbox", stage=DELIVERY, delivers=True, oldest_due=_oldest_due_text)
+@sweep_part(
+    "escalation.drain_outbox",
+    stage=DELIVERY,
+    delivers=True,
+    oldest_due=_oldest_due_text,
+    next_due=_next_text,
+)
 def drain(session: Any, now: datetime) -> int:
     """Send what is due; returns how many texts went."""
     return drain_outbox(context.current())

@@ -18,6 +18,7 @@ from safetycheck.accounts import rota
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.engine import wake
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation.enums import AlarmKind
@@ -320,6 +321,8 @@ def _open(incident: Incident, *, now: datetime, chase: bool) -> None:
     notify.reported(incident, people, now=now, serious=serious)
     if serious and chase:
         _chase(incident, now=now)
+    if serious:
+        wake.request_wake()  # its texts (and the chase's first step) leave on commit
 
 
 def _chase(incident: Incident, *, now: datetime) -> None:

@@ -28,7 +28,37 @@ def _oldest_overdue(session: Any, now: datetime) -> datetime | None:
     return oldest
 
 
-@sweep_part("visits.mark_overdue", stage=DEADLINES, order=1, batch=BATCH, oldest_due=_oldest_overdue)
+def _next_overdue(session: Any, since: datetime) -> datetime | None:
+    """The next active visit to fall due: the engine wakes at that moment rather than its next tick."""
+    moment: datetime | None = session.scalar(
+        sa.select(sa.func.min(Visit.due_at)).where(Visit.status == VisitStatus.ACTIVE, Visit.due_at > since)
+    )
+    return moment
+
+
+def _next_reminder(session: Any, since: datetime) -> datetime | None:
+    """The next moment a reminder falls due (its visit's due time less the policy's lead)."""
+    before: timedelta = events.reminder_lead.ask(since)
+    if not before:
+        return None
+    due: datetime | None = session.scalar(
+        sa.select(sa.func.min(Visit.due_at)).where(
+            Visit.status == VisitStatus.ACTIVE,
+            Visit.reminded_at.is_(None),
+            Visit.due_at > since + before,
+        )
+    )
+    return due - before if due is not None else None
+
+
+@sweep_part(
+    "visits.mark_overdue",
+    stage=DEADLINES,
+    order=1,
+    batch=BATCH,
+    oldest_due=_oldest_overdue,
+    next_due=_next_overdue,
+)
 def mark_overdue_visits(session: Any, now: datetime) -> int:
     """Active visits past due become overdue, each announced (escalation raises its alarm)."""
     visits = session.scalars(
@@ -49,7 +79,7 @@ def mark_overdue_visits(session: Any, now: datetime) -> int:
     return len(visits)
 
 
-@sweep_part("visits.remind", stage=DEADLINES, order=2, batch=BATCH)
+@sweep_part("visits.remind", stage=DEADLINES, order=2, batch=BATCH, next_due=_next_reminder)
 def send_reminders(session: Any, now: datetime) -> int:
     """Remind the worker a few minutes before due, once per due time, so a forgotten check-out is caught."""
     before: timedelta = events.reminder_lead.ask(now)
