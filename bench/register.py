@@ -246,11 +246,22 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
     hids = list(db.session.scalars(sa.select(Household.id).order_by(Household.id)))
     arrays = {"pids": pids, "tids": tids, "mids": mids, "hids": hids, "n": len(pids), "nh": len(hids)}
     span = int(SPAN.total_seconds())
+    # Indexes are built once at the end (much faster than kept up row by row); constraints stay.
+    indexes = db.session.execute(
+        sa.text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename IN ('visits', 'incidents') AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint)"
+        )
+    ).all()
+    for name, _ in indexes:
+        db.session.execute(sa.text(f'DROP INDEX "{name}"'))
+    db.session.commit()
     db.session.execute(
         sa.text(
             "INSERT INTO visits (practitioner_id, team_id, status, address, checked_in_at, due_at, "
             "checked_out_at, outcome, warnings) "
-            "SELECT (:pids)[i], (:tids)[i], 'completed', '1 High Street, Leeds', t, "
+            "SELECT (CAST(:pids AS int[]))[i], (CAST(:tids AS int[]))[i], 'completed', '1 High Street, Leeds', t, "
             "t + interval '45 minutes', t + interval '40 minutes', 'safe', '[]' "
             "FROM (SELECT 1 + floor(random() * :n)::int AS i, "
             "  :now - floor(random() * :span) * interval '1 second' AS t "
@@ -258,6 +269,7 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
         ),
         {**arrays, "now": NOW, "span": span, "visits": visits},
     )
+    db.session.commit()
     categories = [c.value for c in IncidentCategory]
     physical = [c.value for c in PHYSICAL_CATEGORIES]
     riddor = [RiddorState.PENDING.value, RiddorState.NOT_REPORTABLE.value, RiddorState.SUBMITTED.value]
@@ -268,15 +280,15 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
             "at_marked_household, reopened_count, risk_score, step_due_at, riddor_state) "
             "SELECT status, category, 'Generated for the benchmark.', near_miss, "
             "  (NOT near_miss) AND r_harm < 0.2, occurred, reported, "
-            "  CASE WHEN status = 'draft' THEN NULL ELSE reported END, (:pids)[i], (:mids)[i], (:tids)[i], "
-            "  CASE WHEN r_house < 0.8 THEN (:hids)[1 + floor(r_house / 0.8 * :nh)::int] END, "
+            "  CASE WHEN status = 'draft' THEN NULL ELSE reported END, (CAST(:pids AS int[]))[i], (CAST(:mids AS int[]))[i], (CAST(:tids AS int[]))[i], "
+            "  CASE WHEN r_house < 0.8 THEN (CAST(:hids AS int[]))[1 + floor(r_house / 0.8 * :nh)::int] END, "
             "  '1 High Street, Leeds', r_marked < 0.05, 0, "
             "  CASE WHEN status <> 'reported' THEN (ARRAY[1,2,4,6,9,12,16,20,25])[1 + floor(r_risk * 9)::int] END, "
             "  CASE WHEN status <> 'closed' THEN reported + interval '2 days' END, "
-            "  CASE WHEN category = ANY(:physical) THEN (:riddor)[1 + floor(r_riddor * 3)::int] END "
+            "  CASE WHEN category = ANY(CAST(:physical AS text[])) THEN (CAST(:riddor AS text[]))[1 + floor(r_riddor * 3)::int] END "
             "FROM (SELECT *, occurred + (-ln(1 - r_lag) * 20) * interval '1 hour' AS reported, "
             f"  CASE {PG_STATUS_CASE} ELSE 'closed' END AS status, "
-            "  (:categories)[1 + floor(r_cat * :ncat)::int] AS category "
+            "  (CAST(:categories AS text[]))[1 + floor(r_cat * :ncat)::int] AS category "
             "  FROM (SELECT 1 + floor(random() * :n)::int AS i, "
             "    :now - floor(random() * :span) * interval '1 second' AS occurred, "
             "    random() < 0.3 AS near_miss, random() AS r_harm, random() AS r_lag, random() AS r_status, "
@@ -304,6 +316,9 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
         {"pending": RiddorClass.PENDING.value, "now": NOW},
     )
     db.session.commit()
+    for _, definition in indexes:
+        db.session.execute(sa.text(definition))
+        db.session.commit()
     household = hids[7]
     return {"lead": lead, "manager": managers[teams[0]], "team": teams[1], "household": household}
 
