@@ -114,7 +114,8 @@ def people() -> dict[str, Any]:
 def generate(incidents: int, visits: int, rng: random.Random) -> dict[str, Any]:
     """The bulk in Python through Core inserts: fine for SQLite and for a few 100,000 rows."""
     folks = people()
-    teams, practitioners, managers, lead = (folks[k] for k in ("teams", "practitioners", "managers", "lead"))
+    teams, practitioners, managers = (folks[k] for k in ("teams", "practitioners", "managers"))
+    lead = folks["lead"]
     insert(
         Household.__table__,
         [
@@ -215,9 +216,9 @@ def generate(incidents: int, visits: int, rng: random.Random) -> dict[str, Any]:
     return {"lead": lead, "manager": managers[teams[0]], "team": teams[1], "household": household_ids[7]}
 
 
-
+_WEIGHTS = list(STATUS_WEIGHTS.values())
 PG_STATUS_CASE = " ".join(
-    f"WHEN r_status < {sum(list(STATUS_WEIGHTS.values())[: i + 1]) / sum(STATUS_WEIGHTS.values())} THEN '{status.value}'"
+    f"WHEN r_status < {sum(_WEIGHTS[: i + 1]) / sum(_WEIGHTS)} THEN '{status.value}'"
     for i, status in enumerate(STATUS_WEIGHTS)
 )
 
@@ -229,7 +230,8 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
     exponential of mean 20 hours, the status weights, 30% near misses, 80% at a household.
     """
     folks = people()
-    teams, practitioners, managers, lead = (folks[k] for k in ("teams", "practitioners", "managers", "lead"))
+    teams, practitioners, managers = (folks[k] for k in ("teams", "practitioners", "managers"))
+    lead = folks["lead"]
     db.session.execute(sa.text("SELECT setseed(:seed)"), {"seed": (seed % 1000) / 1000})
     db.session.execute(
         sa.text(
@@ -261,7 +263,8 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
         sa.text(
             "INSERT INTO visits (practitioner_id, team_id, status, address, checked_in_at, due_at, "
             "checked_out_at, outcome, warnings) "
-            "SELECT (CAST(:pids AS int[]))[i], (CAST(:tids AS int[]))[i], 'completed', '1 High Street, Leeds', t, "
+            "SELECT (CAST(:pids AS int[]))[i], (CAST(:tids AS int[]))[i], 'completed', "
+            "'1 High Street, Leeds', t, "
             "t + interval '45 minutes', t + interval '40 minutes', 'safe', '[]' "
             "FROM (SELECT 1 + floor(random() * :n)::int AS i, "
             "  :now - floor(random() * :span) * interval '1 second' AS t "
@@ -280,12 +283,16 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
             "at_marked_household, reopened_count, risk_score, step_due_at, riddor_state) "
             "SELECT status, category, 'Generated for the benchmark.', near_miss, "
             "  (NOT near_miss) AND r_harm < 0.2, occurred, reported, "
-            "  CASE WHEN status = 'draft' THEN NULL ELSE reported END, (CAST(:pids AS int[]))[i], (CAST(:mids AS int[]))[i], (CAST(:tids AS int[]))[i], "
-            "  CASE WHEN r_house < 0.8 THEN (CAST(:hids AS int[]))[1 + floor(r_house / 0.8 * :nh)::int] END, "
+            "  CASE WHEN status = 'draft' THEN NULL ELSE reported END, (CAST(:pids AS int[]))[i], "
+            "  (CAST(:mids AS int[]))[i], (CAST(:tids AS int[]))[i], "
+            "  CASE WHEN r_house < 0.8 THEN (CAST(:hids AS int[]))[1 + floor(r_house / 0.8 * :nh)::int] "
+            "  END, "
             "  '1 High Street, Leeds', r_marked < 0.05, 0, "
-            "  CASE WHEN status <> 'reported' THEN (ARRAY[1,2,4,6,9,12,16,20,25])[1 + floor(r_risk * 9)::int] END, "
+            "  CASE WHEN status <> 'reported' "
+            "    THEN (ARRAY[1,2,4,6,9,12,16,20,25])[1 + floor(r_risk * 9)::int] END, "
             "  CASE WHEN status <> 'closed' THEN reported + interval '2 days' END, "
-            "  CASE WHEN category = ANY(CAST(:physical AS text[])) THEN (CAST(:riddor AS text[]))[1 + floor(r_riddor * 3)::int] END "
+            "  CASE WHEN category = ANY(CAST(:physical AS text[])) "
+            "    THEN (CAST(:riddor AS text[]))[1 + floor(r_riddor * 3)::int] END "
             "FROM (SELECT *, occurred + (-ln(1 - r_lag) * 20) * interval '1 hour' AS reported, "
             f"  CASE {PG_STATUS_CASE} ELSE 'closed' END AS status, "
             "  (CAST(:categories AS text[]))[1 + floor(r_cat * :ncat)::int] AS category "
@@ -310,7 +317,8 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
         sa.text(
             "INSERT INTO incident_riddor (incident_id, physical, specified_injury, death, classification, "
             "report_by, reason, updated_at) "
-            "SELECT id, true, false, false, :pending, (occurred_at + interval '15 days')::date, 'generated', :now "
+            "SELECT id, true, false, false, :pending, (occurred_at + interval '15 days')::date, "
+            "'generated', :now "
             "FROM incidents WHERE riddor_state IS NOT NULL"
         ),
         {"pending": RiddorClass.PENDING.value, "now": NOW},

@@ -42,6 +42,7 @@ from safetycheck.reporting.summary import (
 )
 from safetycheck.visits.models import Visit
 
+NO_BUCKET = rollups.NEGATIVE_BUCKET
 CountKey = tuple[str, int | None, str | None]  # month, team, category
 
 
@@ -135,19 +136,19 @@ def _counts(
             _add(figures.counts, (month, team, category), values)
     if live is not None:
         month_expr = _month(Incident.occurred_at).label("month")
-        category = sa.type_coerce(Incident.category, sa.String).label("category")
+        category_name = sa.type_coerce(Incident.category, sa.String).label("category")
         rows = db.session.execute(
             sa.select(
                 month_expr,
                 Incident.team_id,
-                category,
+                category_name,
                 sa.func.count(),
                 _sum(Incident.near_miss.is_(True)),
                 _sum(Incident.harmed.is_(True)),
                 _sum(Incident.at_marked_household.is_(True)),
             )
             .where(*incidents, live)
-            .group_by(month_expr, Incident.team_id, category)
+            .group_by(month_expr, Incident.team_id, category_name)
         )
         for month, team, name, *values in rows:
             _add(figures.counts, (_month_name(month), team, name), values)
@@ -233,12 +234,12 @@ class _Ranked:
         return self.seen[rank]
 
     def _fetch(self, rank: int) -> None:
-        below = 0
-        for bucket, count in self.buckets.items():
+        below, found, count = 0, NO_BUCKET, 0
+        for found, count in self.buckets.items():  # noqa: B007 (the bucket holding the rank)
             if rank < below + count:
                 break
             below += count
-        low, high = rollups.bucket_bounds(bucket)
+        low, high = rollups.bucket_bounds(found)
         seconds = rollups.lag_seconds()
         bounds = [seconds >= low] if low is not None else []
         if high is not None:
@@ -297,7 +298,7 @@ def _households(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """Repeat households across every team, as `summary._repeat_households` answers them."""
-    found: dict[int, list[Any]] = {}
+    found: dict[int | None, list[Any]] = {}
     table = RollupMonthHousehold
     if plan.rolled:
         for household, n, last in db.session.execute(
@@ -307,22 +308,29 @@ def _households(
         ):
             found[household] = [int(n), last]
     if live is not None:
-        for household, n, last in db.session.execute(
+        for place, n, last in db.session.execute(
             sa.select(Incident.household_id, sa.func.count(), sa.func.max(Incident.occurred_at))
             .where(*incidents, live, Incident.household_id.is_not(None))
             .group_by(Incident.household_id)
         ):
-            entry = found.setdefault(household, [0, last])
+            entry = found.setdefault(place, [0, last])
             entry[0] += int(n)
             entry[1] = max(entry[1], last)
-    top = sorted(((n, h, last) for h, (n, last) in found.items() if n >= 2), key=lambda r: (-r[0], r[1]))
+    top = sorted(
+        ((n, h, last) for h, (n, last) in found.items() if n >= 2 and h is not None),
+        key=lambda r: (-r[0], r[1]),
+    )
     top = top[:LIST_LIMIT]
     return _with_addresses(top, now)
 
 
 def _with_addresses(top: list[tuple[int, int, datetime]], now: datetime) -> list[dict[str, Any]]:
     ids = [h for _, h, _ in top]
-    addresses = dict(db.session.execute(sa.select(Household.id, Household.display_address).where(Household.id.in_(ids))).all())
+    addresses = dict(
+        db.session.execute(
+            sa.select(Household.id, Household.display_address).where(Household.id.in_(ids))
+        ).all()
+    )
     in_force = dict(
         db.session.execute(
             sa.select(Marker.household_id, sa.func.count())
@@ -359,9 +367,13 @@ def _reporters(
             found[reporter] += int(n)
     if live is not None:
         for reporter, n in db.session.execute(
-            sa.select(Incident.reporter_id, sa.func.count()).where(*incidents, live).group_by(Incident.reporter_id)
+            sa.select(Incident.reporter_id, sa.func.count())
+            .where(*incidents, live)
+            .group_by(Incident.reporter_id)
         ):
             found[reporter] += int(n)
     top = sorted(((n, r) for r, n in found.items() if n >= 2), key=lambda row: (-row[0], row[1]))[:LIST_LIMIT]
-    names = dict(db.session.execute(sa.select(User.id, User.name).where(User.id.in_([r for _, r in top]))).all())
+    names = dict(
+        db.session.execute(sa.select(User.id, User.name).where(User.id.in_([r for _, r in top]))).all()
+    )
     return [{"reporter_id": r, "reporter": names[r], "incidents": n} for n, r in top]

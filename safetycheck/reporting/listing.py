@@ -25,7 +25,6 @@ from safetycheck.incidents import reach
 from safetycheck.incidents.models import Incident
 from safetycheck.reporting import register
 
-
 EXACT_TOTAL_UP_TO = 10_000  # default of REGISTER_EXACT_TOTAL_UP_TO
 
 

@@ -45,6 +45,7 @@ GRACE = timedelta(minutes=10)  # a month is sealed this long after it ends: late
 MONTHS_PER_CALL = 3  # a first build over years goes a few months a call, between the other parts
 DIRTY_PER_CALL = 1000
 STATE_ID = 1
+ROLLUPS = (RollupMonthCount, RollupMonthLag, RollupMonthVisit, RollupMonthHousehold, RollupMonthReporter)
 
 HOUR = 3600
 DAY = 86400
@@ -197,6 +198,9 @@ def refresh_rollups(session: Any, now: datetime) -> int:
     if dirty:
         # Only the rows read: a month marked since stays dirty and is counted live until next time.
         db.session.execute(sa.delete(RollupDirty).where(RollupDirty.id.in_([i for i, _ in dirty])))
+    if sealed is None:  # a first build (or a rebuild asked for by deleting the state): start clean
+        for table in ROLLUPS:
+            db.session.execute(sa.delete(table))
     following = month_after(sealed) if sealed is not None else _earliest_month()
     while following is not None and following <= target and rebuilt < MONTHS_PER_CALL:
         rebuild_month(following)
@@ -220,7 +224,7 @@ def _month_before(month: str) -> str:
 def rebuild_month(month: str) -> None:
     """Count one month again from the incidents and visits, for every team."""
     start, end = month_start(month), month_start(month_after(month))
-    for table in (RollupMonthCount, RollupMonthLag, RollupMonthVisit, RollupMonthHousehold, RollupMonthReporter):
+    for table in ROLLUPS:
         db.session.execute(sa.delete(table).where(table.month == month))
     reported = [
         Incident.status != IncidentStatus.DRAFT,
@@ -274,7 +278,7 @@ def rebuild_month(month: str) -> None:
     )
 
 
-def _insert(model: Any, columns: Iterable[str], query: sa.Select[Any]) -> None:
+def _insert(model: Any, columns: Iterable[str], query: Any) -> None:
     table = model.__table__
     db.session.execute(sa.insert(table).from_select([table.c[name] for name in columns], query))
 

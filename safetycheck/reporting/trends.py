@@ -52,11 +52,13 @@ def monthly_by_category(
         rows = [(month, category, values[0]) for (month, _, category), values in figures.counts.items()]
     else:
         month = _month(Incident.occurred_at).label("month")
-        rows = db.session.execute(
-            sa.select(month, Incident.category, sa.func.count())
-            .where(*_incident_filter(user, period, team_id))
-            .group_by(month, Incident.category)
-        ).all()
+        rows = list(
+            db.session.execute(
+                sa.select(month, Incident.category, sa.func.count())
+                .where(*_incident_filter(user, period, team_id))
+                .group_by(month, Incident.category)
+            )
+        )
     months = _months(period)
     index = {name: i for i, name in enumerate(months)}
     counts: dict[str, list[int]] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -56,11 +56,11 @@ def local_datetime(moment: datetime | None) -> str:
 
 
 def month_label(month: str | None) -> str:
-    """"2026-02" -> "February 2026" (the register's rollup months)."""
+    """ "2026-02" -> "February 2026" (the register's rollup months)."""
     if not month:
         return ""
     year, number = month.split("-")
-    return f"{datetime(int(year), int(number), 1).strftime('%B')} {year}"
+    return f"{datetime(int(year), int(number), 1, tzinfo=UTC).strftime('%B')} {year}"
 
 
 def human_duration(seconds: int | float | None) -> str:

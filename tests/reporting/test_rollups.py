@@ -32,7 +32,9 @@ CATEGORIES = list(IncidentCategory)
 
 def random_register(org: factories.Org, rng: random.Random, incidents: int = 260) -> None:
     """Incidents and visits over fourteen months, written through the ORM (so the listener runs)."""
-    reporters = [db.session.get(User, u.id) for u in (org.practitioner, org.colleague, org.other_practitioner)]
+    reporters = [
+        db.session.get(User, u.id) for u in (org.practitioner, org.colleague, org.other_practitioner)
+    ]
     households = [
         Household(key=f"K{n}", display_address=f"{n} Random Road", created_at=START - timedelta(days=500))
         for n in range(6)
@@ -115,7 +117,9 @@ def both_ways(user: User, period: summary.Period, now: datetime, team_id: int | 
 
 def every_reach(org: factories.Org, now: datetime) -> list[figures.Figures]:
     lead, manager, admin = (db.session.get(User, u.id) for u in (org.lead, org.manager, org.admin))
-    assert lead and manager and admin
+    assert lead
+    assert manager
+    assert admin
     default = summary.default_period(now)
     ragged = summary.Period(datetime(2025, 5, 17, 13, 5, tzinfo=UTC), datetime(2026, 1, 9, 8, 0, tzinfo=UTC))
     whole = summary.Period(datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
@@ -135,7 +139,8 @@ def test_rollups_give_the_direct_summary(ctx, org, seed) -> None:
     every_reach(org, START)  # nothing rolled up yet: all live
     assert refresh(START) > 0
     state = db.session.get(RollupState, rollups.STATE_ID)
-    assert state is not None and state.sealed_through == "2026-02"
+    assert state is not None
+    assert state.sealed_through == "2026-02"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RollupDirty)) == 0
     gathered = every_reach(org, START)
     assert gathered[0].plan.rolled, "whole past months come from the rollups"
@@ -143,7 +148,10 @@ def test_rollups_give_the_direct_summary(ctx, org, seed) -> None:
 
     # Change an old month behind the rollups' back (through the ORM): it is dirty, counted live.
     old = db.session.scalar(
-        sa.select(Incident).where(Incident.status != IncidentStatus.DRAFT).order_by(Incident.occurred_at).limit(1)
+        sa.select(Incident)
+        .where(Incident.status != IncidentStatus.DRAFT)
+        .order_by(Incident.occurred_at)
+        .limit(1)
     )
     assert old is not None
     moved_from = rollups.month_of(old.occurred_at)
@@ -198,7 +206,8 @@ def test_a_late_report_counts_at_once_and_the_answer_says_how_fresh(app, org, as
     assert filed.status_code == 201, filed.get_json()
     after = lead.get("/api/v1/incidents/summary").get_json()  # no sweep in between
     november = next(m for m in after["by_month"] if m["month"] == "2025-11")
-    assert november["incidents"] == 2 and november["near_misses"] == 1
+    assert november["incidents"] == 2
+    assert november["near_misses"] == 1
     assert after["totals"]["incidents"] == 2
     assert after["reporting_lag_hours"]["reports"] == 2
 
@@ -214,7 +223,8 @@ def test_the_listener_ignores_writes_that_change_no_figure(ctx, org) -> None:
 
 def test_practitioners_are_summarised_directly(ctx, org) -> None:
     practitioner = db.session.get(User, org.practitioner.id)
-    assert practitioner is not None and practitioner.role == Role.PRACTITIONER
+    assert practitioner is not None
+    assert practitioner.role == Role.PRACTITIONER
     assert figures.gather(practitioner, period=summary.default_period(START), now=START) is None
 
 
@@ -229,7 +239,8 @@ def test_the_list_total_is_exact_up_to_the_setting_then_an_estimate(app, org, as
     monkeypatch.setitem(app.config, "REGISTER_EXACT_TOTAL_UP_TO", 3)
     past = lead.get("/api/v1/incidents?per_page=2").get_json()
     if postgres:
-        assert past["total_is_estimate"] is True and past["total"] >= 4
+        assert past["total_is_estimate"] is True
+        assert past["total"] >= 4
     else:
         assert (past["total"], past["total_is_estimate"]) == (5, False)
     assert len(past["items"]) == 2
