@@ -227,7 +227,8 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
     """The bulk with `generate_series` inside PostgreSQL: a million incidents in about a minute.
 
     Same shape as `generate`: moments uniform over two years, a reporting lag drawn from an
-    exponential of mean 20 hours, the status weights, 30% near misses, 80% at a household.
+    exponential of mean 20 hours, the status weights (but closed after 60 days: open work is
+    recent, as in a working register), 30% near misses, 80% at a household.
     """
     folks = people()
     teams, practitioners, managers = (folks[k] for k in ("teams", "practitioners", "managers"))
@@ -294,7 +295,9 @@ def generate_postgresql(incidents: int, visits: int, seed: int) -> dict[str, Any
             "  CASE WHEN category = ANY(CAST(:physical AS text[])) "
             "    THEN (CAST(:riddor AS text[]))[1 + floor(r_riddor * 3)::int] END "
             "FROM (SELECT *, occurred + (-ln(1 - r_lag) * 20) * interval '1 hour' AS reported, "
-            f"  CASE {PG_STATUS_CASE} ELSE 'closed' END AS status, "
+            # Work in progress is recent: what happened over 60 days ago is closed (or a draft).
+            f"  CASE WHEN occurred < CAST(:now AS timestamptz) - interval '60 days' AND r_status < 0.99 "
+            f"    THEN 'closed' ELSE CASE {PG_STATUS_CASE} ELSE 'closed' END END AS status, "
             "  (CAST(:categories AS text[]))[1 + floor(r_cat * :ncat)::int] AS category "
             "  FROM (SELECT 1 + floor(random() * :n)::int AS i, "
             "    :now - floor(random() * :span) * interval '1 second' AS occurred, "

@@ -36,7 +36,6 @@ from safetycheck.reporting.summary import (
     _month,
     _month_name,
     _months,
-    _repeat_households,
     _sum,
     _visit_filter,
 )
@@ -99,8 +98,7 @@ def gather(user: User, *, period: Period, now: datetime, team_id: int | None = N
     if teams is None:
         figures.households = _households(incidents, live, plan, now)
     else:
-        # One team's incidents are few: the direct query through (team_id, occurred_at) is quick.
-        figures.households = _repeat_households(incidents, now)
+        figures.households = _team_households(incidents, now)
     figures.reporters = _reporters(teams, incidents, live, plan)
     return figures
 
@@ -244,17 +242,20 @@ class _Ranked:
         bounds = [seconds >= low] if low is not None else []
         if high is not None:
             bounds.append(seconds < high)
-        hours = _hours()
+        postgres = db.session.get_bind().dialect.name == "postgresql"
+        # PostgreSQL: the indexed seconds, divided here as the direct query divides them (numeric
+        # to double, then / 3600.0): the rows are read from the index alone, in its order.
+        value = seconds if postgres else _hours()
         values = db.session.scalars(
-            sa.select(hours)
+            sa.select(value)
             .where(*self.incidents, Incident.reported_at.is_not(None), *bounds)
-            .order_by(hours)
+            .order_by(value)
             .offset(rank - below)
             .limit(2)
         ).all()
-        for i, value in enumerate(values):
+        for i, found_value in enumerate(values):
             if rank + i < below + count:
-                self.seen[rank + i] = float(value)
+                self.seen[rank + i] = float(found_value) / 3600.0 if postgres else float(found_value)
 
 
 def _percentiles(buckets: dict[int, int], incidents: list[sa.ColumnElement[bool]]) -> dict[str, Any]:
@@ -322,6 +323,23 @@ def _households(
     )
     top = top[:LIST_LIMIT]
     return _with_addresses(top, now)
+
+
+def _team_households(incidents: list[sa.ColumnElement[bool]], now: datetime) -> list[dict[str, Any]]:
+    """One team's repeat households, counted from its incidents (few), the addresses for the top 50.
+
+    As `summary._repeat_households`, without joining every incident to its household first.
+    """
+    count = sa.func.count().label("incidents")
+    rows = db.session.execute(
+        sa.select(Incident.household_id, count, sa.func.max(Incident.occurred_at))
+        .where(*incidents, Incident.household_id.is_not(None))
+        .group_by(Incident.household_id)
+        .having(sa.func.count() >= 2)
+        .order_by(count.desc(), Incident.household_id)
+        .limit(LIST_LIMIT)
+    ).all()
+    return _with_addresses([(n, h, last) for h, n, last in rows if h is not None], now)
 
 
 def _with_addresses(top: list[tuple[int, int, datetime]], now: datetime) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safetycheck.extensions import Model
-from safetycheck.incidents.models import Incident
+from safetycheck.incidents.models import Incident, IncidentRiddor
 from safetycheck.visits.models import Visit
 
 
@@ -37,7 +37,7 @@ class RollupMonthLag(Model):
     """How many reports of one team and month came within each lag bucket (see `rollups.LagBuckets`)."""
 
     __tablename__ = "register_month_lags"
-    __table_args__ = (sa.Index("ix_register_month_lags_month_team", "month", "team_id"),)
+    __table_args__ = (sa.Index("ix_register_month_lags_month_team", "month", "team_id", "bucket", "reports"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7))
@@ -62,7 +62,11 @@ class RollupMonthHousehold(Model):
     """Reported incidents at one household in one month, all teams (the lead's repeat households)."""
 
     __tablename__ = "register_month_households"
-    __table_args__ = (sa.Index("ix_register_month_households_month", "month"),)
+    __table_args__ = (
+        sa.Index(
+            "ix_register_month_households_month", "month", "household_id", "incidents", "last_occurred_at"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7))
@@ -106,11 +110,29 @@ class RollupState(Model):
 # Indexes on the tables the summary reads, declared here because the summary is why they exist.
 # The visits' live month is counted from the index alone.
 sa.Index("ix_visits_checked_in_at_team_id", Visit.__table__.c.checked_in_at, Visit.__table__.c.team_id)
-# The exact lag percentiles read one bucket's rows through it (PostgreSQL: SQLite scans, small).
+# The exact lag percentiles read one bucket's rows through it, from the index alone (PostgreSQL;
+# SQLite scans, small). reported_at is there so that no row has to be fetched.
 sa.Index(
     "ix_incidents_report_lag",
     sa.extract("epoch", Incident.__table__.c.reported_at - Incident.__table__.c.occurred_at),
     Incident.__table__.c.occurred_at,
     Incident.__table__.c.team_id,
+    Incident.__table__.c.reported_at,
     postgresql_where=sa.text("status <> 'draft' AND reported_at IS NOT NULL"),
 ).ddl_if(dialect="postgresql")
+# Overdue procedure steps, oldest first (and counted), for a team or all: open incidents only.
+_OPEN = "status NOT IN ('draft', 'closed')"
+sa.Index(
+    "ix_incidents_open_step_due_at",
+    Incident.__table__.c.step_due_at,
+    Incident.__table__.c.id,
+    Incident.__table__.c.team_id,
+    postgresql_where=sa.text(_OPEN),
+    sqlite_where=sa.text(_OPEN),
+)
+# Open RIDDOR deadlines, soonest first: walk the deadlines, stop at 50.
+sa.Index(
+    "ix_incident_riddor_report_by",
+    IncidentRiddor.__table__.c.report_by,
+    IncidentRiddor.__table__.c.incident_id,
+)

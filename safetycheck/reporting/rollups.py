@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from safetycheck.engine.parts import sweep_part
+from safetycheck.engine.parts import DELIVERY, sweep_part
 from safetycheck.extensions import db
 from safetycheck.incidents.enums import IncidentStatus
 from safetycheck.incidents.models import Incident
@@ -42,7 +42,7 @@ from safetycheck.reporting.models import (
 from safetycheck.visits.models import Visit
 
 GRACE = timedelta(minutes=10)  # a month is sealed this long after it ends: late commits land first
-MONTHS_PER_CALL = 3  # a first build over years goes a few months a call, between the other parts
+MONTHS_PER_CALL = 1  # months rebuilt a sweep
 DIRTY_PER_CALL = 1000
 STATE_ID = 1
 ROLLUPS = (RollupMonthCount, RollupMonthLag, RollupMonthVisit, RollupMonthHousehold, RollupMonthReporter)
@@ -181,23 +181,27 @@ def _earliest_month() -> str | None:
     return month_of(min(found)) if found else None
 
 
-@sweep_part("reporting.rollups", order=20, batch=MONTHS_PER_CALL)
+# After the delivery of texts, one month a sweep: a rebuild (about a second at a million
+# incidents) never holds back a text, and a first build over years spreads over a few sweeps.
+@sweep_part("reporting.rollups", stage=DELIVERY + 5)
 def refresh_rollups(session: Any, now: datetime) -> int:
-    """Rebuild dirty months, then seal ended months; returns the months rebuilt."""
+    """Rebuild a dirty month, or else seal the next ended one; returns the months rebuilt (0 or 1)."""
     state = _state_for_update()
     if state is None:
         return 0
     target = _month_before(month_of(now - GRACE))  # the last month that has ended
-    dirty = db.session.execute(sa.select(RollupDirty.id, RollupDirty.month).limit(DIRTY_PER_CALL)).all()
     sealed = state.sealed_through
-    rebuilt = 0
-    for month in sorted({m for _, m in dirty}):
-        if sealed is not None and month <= sealed:
-            rebuild_month(month)
-            rebuilt += 1
-    if dirty:
-        # Only the rows read: a month marked since stays dirty and is counted live until next time.
-        db.session.execute(sa.delete(RollupDirty).where(RollupDirty.id.in_([i for i, _ in dirty])))
+    dirty = db.session.execute(sa.select(RollupDirty.id, RollupDirty.month).limit(DIRTY_PER_CALL)).all()
+    stale = sorted({m for _, m in dirty if sealed is not None and m <= sealed})
+    chosen = stale[:MONTHS_PER_CALL]
+    for month in chosen:
+        rebuild_month(month)
+    # Marks of the months rebuilt, and of months not sealed yet (their build will read the rows);
+    # only the marks read: a month marked since stays dirty and is counted live until next time.
+    done = [i for i, m in dirty if m in chosen or sealed is None or m > sealed]
+    if done:
+        db.session.execute(sa.delete(RollupDirty).where(RollupDirty.id.in_(done)))
+    rebuilt = len(chosen)
     if sealed is None:  # a first build (or a rebuild asked for by deleting the state): start clean
         for table in ROLLUPS:
             db.session.execute(sa.delete(table))
@@ -209,7 +213,7 @@ def refresh_rollups(session: Any, now: datetime) -> int:
         rebuilt += 1
     if sealed is None and following is None:
         state.sealed_through = target  # an empty register: nothing before now to count
-    if rebuilt or dirty or state.refreshed_at is None or now - state.refreshed_at >= timedelta(minutes=1):
+    if rebuilt or done or state.refreshed_at is None or now - state.refreshed_at >= timedelta(minutes=1):
         state.refreshed_at = now
     db.session.flush()
     return rebuilt

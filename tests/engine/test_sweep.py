@@ -22,6 +22,7 @@ ORDER = [
     "incidents.reassess_riddor",
     "incidents.retention",
     "escalation.drain_outbox",
+    "reporting.rollups",  # after delivery: a month's rebuild never holds back a text
 ]
 
 

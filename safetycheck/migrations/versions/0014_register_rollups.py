@@ -3,7 +3,8 @@
 The summary over a million incidents scanned the period every time. These tables hold its counts
 per UTC month (kept by the `reporting.rollups` sweep part, see docs/incidents.md "Register
 rollups"); the index on the reporting lag (PostgreSQL) lets the exact percentiles read only the
-rows of one lag bucket; (checked_in_at, team_id) counts a live month's visits from the index.
+rows of one lag bucket; (checked_in_at, team_id) counts a live month's visits from the index;
+the open steps by due time and the RIDDOR deadlines serve the summary's overdue and RIDDOR lists.
 
 Revision ID: 0014
 Revises: 0008
@@ -49,7 +50,9 @@ def upgrade():
         sa.Column('bucket', sa.Integer(), nullable=False),
         sa.Column('reports', sa.Integer(), nullable=False),
     )
-    op.create_index('ix_register_month_lags_month_team', 'register_month_lags', ['month', 'team_id'])
+    op.create_index(
+        'ix_register_month_lags_month_team', 'register_month_lags', ['month', 'team_id', 'bucket', 'reports']
+    )
     _month_table(
         'register_month_visits',
         sa.Column('team_id', sa.Integer(), nullable=False),
@@ -62,7 +65,11 @@ def upgrade():
         sa.Column('incidents', sa.Integer(), nullable=False),
         sa.Column('last_occurred_at', safetycheck.db.UTCDateTime(timezone=True), nullable=False),
     )
-    op.create_index('ix_register_month_households_month', 'register_month_households', ['month'])
+    op.create_index(
+        'ix_register_month_households_month',
+        'register_month_households',
+        ['month', 'household_id', 'incidents', 'last_occurred_at'],
+    )
     _month_table(
         'register_month_reporters',
         sa.Column('team_id', sa.Integer(), nullable=True),
@@ -80,10 +87,19 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_register_rollup_state')),
     )
     op.create_index('ix_visits_checked_in_at_team_id', 'visits', ['checked_in_at', 'team_id'])
+    open_ = sa.text("status NOT IN ('draft', 'closed')")
+    op.create_index(
+        'ix_incidents_open_step_due_at',
+        'incidents',
+        ['step_due_at', 'id', 'team_id'],
+        postgresql_where=open_,
+        sqlite_where=open_,
+    )
+    op.create_index('ix_incident_riddor_report_by', 'incident_riddor', ['report_by', 'incident_id'])
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(
             "CREATE INDEX ix_incidents_report_lag ON incidents "
-            "((EXTRACT(epoch FROM reported_at - occurred_at)), occurred_at, team_id) "
+            "((EXTRACT(epoch FROM reported_at - occurred_at)), occurred_at, team_id, reported_at) "
             "WHERE status <> 'draft' AND reported_at IS NOT NULL"
         )
 
@@ -91,6 +107,8 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("DROP INDEX ix_incidents_report_lag")
+    op.drop_index('ix_incident_riddor_report_by', table_name='incident_riddor')
+    op.drop_index('ix_incidents_open_step_due_at', table_name='incidents')
     op.drop_index('ix_visits_checked_in_at_team_id', table_name='visits')
     for name in (
         'register_rollup_state',
