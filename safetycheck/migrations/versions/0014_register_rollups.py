@@ -91,9 +91,17 @@ def upgrade():
     op.create_index(
         'ix_incidents_open_step_due_at',
         'incidents',
-        ['step_due_at', 'id', 'team_id'],
+        ['step_due_at', 'id', 'team_id', 'status'],
         postgresql_where=open_,
         sqlite_where=open_,
+    )
+    reported = sa.text("status <> 'draft'")
+    op.create_index(
+        'ix_incidents_team_households',
+        'incidents',
+        ['team_id', 'occurred_at', 'household_id'],
+        postgresql_where=reported,
+        sqlite_where=reported,
     )
     op.create_index('ix_incident_riddor_report_by', 'incident_riddor', ['report_by', 'incident_id'])
     if op.get_bind().dialect.name == 'postgresql':
@@ -108,6 +116,7 @@ def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("DROP INDEX ix_incidents_report_lag")
     op.drop_index('ix_incident_riddor_report_by', table_name='incident_riddor')
+    op.drop_index('ix_incidents_team_households', table_name='incidents')
     op.drop_index('ix_incidents_open_step_due_at', table_name='incidents')
     op.drop_index('ix_visits_checked_in_at_team_id', table_name='visits')
     for name in (
