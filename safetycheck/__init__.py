@@ -87,6 +87,8 @@ def _import_models() -> None:
     import safetycheck.incidents.jobs
     import safetycheck.incidents.models
     import safetycheck.incidents.retention
+    import safetycheck.reporting.models
+    import safetycheck.reporting.rollups
     import safetycheck.timeline.models
     import safetycheck.visits.jobs
     import safetycheck.visits.models  # noqa: F401

@@ -300,3 +300,6 @@ def _validate_cors(cfg: Any) -> None:
     cfg["CORS_MAX_AGE_SECONDS"] = _as_number(
         "CORS_MAX_AGE_SECONDS", cfg.get("CORS_MAX_AGE_SECONDS"), minimum=0, integer=True
     )
+    cfg["REGISTER_EXACT_TOTAL_UP_TO"] = _as_number(
+        "REGISTER_EXACT_TOTAL_UP_TO", cfg.get("REGISTER_EXACT_TOTAL_UP_TO"), minimum=0, integer=True
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -23,6 +23,9 @@ from safetycheck.incidents import reach, riddor_track, workflow
 from safetycheck.incidents.enums import ActionStatus, IncidentStatus, RiddorState
 from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddor
 from safetycheck.visits.models import Visit
+
+if TYPE_CHECKING:
+    from safetycheck.reporting.figures import Figures
 
 LIST_LIMIT = 50
 SILENT_MIN_VISITS = 20  # a team with this many visits and no report at all is worth a question
@@ -51,14 +54,23 @@ def summarise(
     now: datetime,
     team_id: int | None = None,
     silent_min_visits: int = SILENT_MIN_VISITS,
+    figures: Figures | None = None,
 ) -> dict[str, Any]:
+    """The summary; from `figures` (the rollups, `reporting.figures.gather`) when given, else direct.
+
+    Both give the same numbers; the direct queries scan the period, the rollups do not.
+    """
     incidents = _incident_filter(user, period, team_id)
     visits = _visit_filter(user, period, team_id)
-    months = _by_month(incidents, visits, period)
+    if figures is None:
+        months = _by_month(incidents, visits, period)
+        team_counts = _team_counts(incidents, visits)
+    else:
+        months = _months_from(figures, period)
+        team_counts = _team_counts_from(figures)
     totals = {name: sum(m[name] for m in months) for name in ("incidents", "near_misses", "harmed", "visits")}
-    team_counts = _team_counts(incidents, visits)
     teams = _teams(user, team_id)
-    return {
+    answer = {
         "period": {"from": period.start, "to": period.end},
         "totals": {
             **totals,
@@ -68,17 +80,73 @@ def summarise(
         "near_miss_to_harm_ratio": round(totals["near_misses"] / totals["harmed"], 2)
         if totals["harmed"]
         else None,
-        "reporting_lag_hours": _lag(incidents),
+        "reporting_lag_hours": _lag(incidents) if figures is None else figures.lag,
         "by_month": months,
-        "by_category": _by_category(incidents),
+        "by_category": _by_category(incidents) if figures is None else _categories_from(figures),
         "by_team": _by_team(teams, team_counts),
         "silent_teams": _silent_teams(teams, team_counts, silent_min_visits),
-        "repeat_households": _repeat_households(incidents, now),
-        "repeat_reporters": _repeat_reporters(incidents),
+        "repeat_households": _repeat_households(incidents, now) if figures is None else figures.households,
+        "repeat_reporters": _repeat_reporters(incidents) if figures is None else figures.reporters,
         "riddor_open": _riddor_open(user, team_id, now),
         "overdue": _overdue(user, team_id, now),
         "markers_due_for_review": _markers_due(user, team_id, now),
     }
+    if figures is not None:
+        answer["freshness"] = figures.freshness()
+    return answer
+
+
+def _months_from(figures: Figures, period: Period) -> list[dict[str, Any]]:
+    """`_by_month`'s rows from gathered figures."""
+    counted: dict[str, list[int]] = {}
+    for (month, _, _), values in figures.counts.items():
+        current = counted.setdefault(month, [0, 0, 0, 0])
+        for i, value in enumerate(values):
+            current[i] += value
+    exposure: dict[str, int] = {}
+    for (month, _), count in figures.visits.items():
+        exposure[month] = exposure.get(month, 0) + count
+    result = []
+    for name in _months(period):
+        count, near, harmed, marked = counted.get(name, [0, 0, 0, 0])
+        result.append(
+            {
+                "month": name,
+                "incidents": count,
+                "near_misses": near,
+                "harmed": harmed,
+                "visits": exposure.get(name, 0),
+                "rate_per_1000_visits": rate(count, exposure.get(name, 0)),
+                "at_marked_households": marked,
+            }
+        )
+    return result
+
+
+def _team_counts_from(figures: Figures) -> tuple[dict[int | None, Any], dict[int, int]]:
+    """`_team_counts`'s two maps from gathered figures: (team, incidents, near misses) and visits."""
+    counted: dict[int | None, Any] = {}
+    for (_, team, _), values in figures.counts.items():
+        row = counted.setdefault(team, [team, 0, 0])
+        row[1] += values[0]
+        row[2] += values[1]
+    exposure: dict[int, int] = {}
+    for (_, team), count in figures.visits.items():
+        if team is not None:
+            exposure[team] = exposure.get(team, 0) + count
+    return counted, exposure
+
+
+def _categories_from(figures: Figures) -> list[dict[str, Any]]:
+    counted: dict[str | None, list[int]] = {}
+    for (_, _, category), values in figures.counts.items():
+        row = counted.setdefault(category, [0, 0])
+        row[0] += values[0]
+        row[1] += values[1]
+    # As the database orders them: most first, then by name (NULL last on PostgreSQL, first on SQLite).
+    nulls_last = db.session.get_bind().dialect.name == "postgresql"
+    order = sorted(counted, key=lambda c: (-counted[c][0], (c is None) == nulls_last, c or ""))
+    return [{"category": str(c), "incidents": counted[c][0], "near_misses": counted[c][1]} for c in order]
 
 
 def _incident_filter(user: User, period: Period, team_id: int | None) -> list[sa.ColumnElement[bool]]:

@@ -8,7 +8,7 @@ the summary's figures always agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -16,7 +16,11 @@ from safetycheck.accounts.models import User
 from safetycheck.extensions import db
 from safetycheck.incidents.enums import IncidentCategory
 from safetycheck.incidents.models import Incident
+from safetycheck.reporting.rollups import bucket_bounds
 from safetycheck.reporting.summary import Period, _incident_filter, _month, _month_name, _months
+
+if TYPE_CHECKING:
+    from safetycheck.reporting.figures import Figures
 
 
 @dataclass(frozen=True)
@@ -35,18 +39,26 @@ LAG_BANDS = (
 )
 
 
-def monthly_by_category(user: User, *, period: Period, team_id: int | None = None) -> dict[str, Any]:
+def monthly_by_category(
+    user: User, *, period: Period, team_id: int | None = None, figures: Figures | None = None
+) -> dict[str, Any]:
     """Reports per month and category: `{months, categories, counts: {category: [n per month]}}`.
 
     Only categories with at least one report in the period are listed (most reported first), so
     that a chart's legend and its table stay readable.
     """
-    month = _month(Incident.occurred_at).label("month")
-    rows = db.session.execute(
-        sa.select(month, Incident.category, sa.func.count())
-        .where(*_incident_filter(user, period, team_id))
-        .group_by(month, Incident.category)
-    ).all()
+    rows: list[Any]
+    if figures is not None:
+        rows = [(month, category, values[0]) for (month, _, category), values in figures.counts.items()]
+    else:
+        month = _month(Incident.occurred_at).label("month")
+        rows = list(
+            db.session.execute(
+                sa.select(month, Incident.category, sa.func.count())
+                .where(*_incident_filter(user, period, team_id))
+                .group_by(month, Incident.category)
+            )
+        )
     months = _months(period)
     index = {name: i for i, name in enumerate(months)}
     counts: dict[str, list[int]] = {}
@@ -60,8 +72,12 @@ def monthly_by_category(user: User, *, period: Period, team_id: int | None = Non
     return {"months": months, "categories": categories, "counts": {c: counts[c] for c in categories}}
 
 
-def lag_bands(user: User, *, period: Period, team_id: int | None = None) -> list[dict[str, Any]]:
+def lag_bands(
+    user: User, *, period: Period, team_id: int | None = None, figures: Figures | None = None
+) -> list[dict[str, Any]]:
     """How many reports came within an hour, a day, three days, a week, or later."""
+    if figures is not None:
+        return _bands_from(figures)
     seconds = _lag_seconds()
     band = sa.case(
         *((seconds < b.up_to_hours * 3600, i) for i, b in enumerate(LAG_BANDS) if b.up_to_hours is not None),
@@ -75,6 +91,23 @@ def lag_bands(user: User, *, period: Period, team_id: int | None = None) -> list
         ).all()
     )
     return [{"band": b.label, "reports": int(counted.get(i, 0))} for i, b in enumerate(LAG_BANDS)]
+
+
+def _bands_from(figures: Figures) -> list[dict[str, Any]]:
+    """The bands from the rollups' lag buckets: each bucket lies inside one band (hour boundaries)."""
+    counted = [0] * len(LAG_BANDS)
+    for bucket, reports in figures.lags.items():
+        _, high = bucket_bounds(bucket)
+        band = next(
+            (
+                i
+                for i, b in enumerate(LAG_BANDS)
+                if b.up_to_hours is not None and high is not None and high <= b.up_to_hours * 3600
+            ),
+            len(LAG_BANDS) - 1,
+        )
+        counted[band] += reports
+    return [{"band": b.label, "reports": counted[i]} for i, b in enumerate(LAG_BANDS)]
 
 
 def _lag_seconds() -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Flask, current_app, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -55,6 +55,14 @@ def local_datetime(moment: datetime | None) -> str:
     return f"{local.day} {local.strftime('%b %Y, %H:%M %Z')}"
 
 
+def month_label(month: str | None) -> str:
+    """ "2026-02" -> "February 2026" (the register's rollup months)."""
+    if not month:
+        return ""
+    year, number = month.split("-")
+    return f"{datetime(int(year), int(number), 1, tzinfo=UTC).strftime('%B')} {year}"
+
+
 def human_duration(seconds: int | float | None) -> str:
     """600 -> "10 min", 5400 -> "1 h 30 min", 45 -> "45 s", 0 -> "0 s"."""
     if seconds is None:
@@ -103,6 +111,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_time)
     app.add_template_filter(local_datetime)
     app.add_template_filter(human_duration)
+    app.add_template_filter(month_label)
     app.add_template_filter(role_label)
     app.add_template_global(asset_url)
     app.add_template_global(nav_items)

@@ -26,6 +26,7 @@ ORDER = [
     "escalation.check_cover",
     "escalation.drain_outbox",
     "escalation.drain_calls",
+    "reporting.rollups",  # after delivery: a month's rebuild never holds back a text
 ]
 
 

@@ -9,7 +9,7 @@ from flask import Response, jsonify, stream_with_context
 from safetycheck import limits
 from safetycheck.accounts.enums import Role
 from safetycheck.api.auth import current_user, login_required, now
-from safetycheck.api.common import Blueprint, paginate
+from safetycheck.api.common import Blueprint
 from safetycheck.api.incidents.schemas import (
     ExportArgsSchema,
     IncidentConfirmSchema,
@@ -26,7 +26,7 @@ from safetycheck.incidents import detail, reach
 from safetycheck.incidents import service as incident_service
 from safetycheck.incidents.detail import IncidentDetail
 from safetycheck.incidents.models import Incident
-from safetycheck.reporting import register, summary
+from safetycheck.reporting import figures, listing, register, summary
 
 blp = Blueprint("incidents", __name__, description="Incident reports and the near-miss and violence register")
 
@@ -70,8 +70,14 @@ def report_near_miss(body: dict[str, Any]) -> tuple[IncidentDetail, int]:
 @blp.response(200, IncidentPageSchema)
 def list_incidents(args: dict[str, Any]) -> dict[str, Any]:
     """The register in the caller's reach: leads all, managers their team, practitioners their own."""
-    query = register.register_query(current_user(), args)
-    return paginate(query, page=args["page"], per_page=args["per_page"])
+    result = listing.register_page(current_user(), args, page=args["page"], per_page=args["per_page"])
+    return {
+        "items": result.items,
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "total_is_estimate": result.total_is_estimate,
+    }
 
 
 @blp.route("/incidents/export.csv", methods=["GET"])
@@ -98,12 +104,14 @@ def incident_summary(args: dict[str, Any]) -> Response:
     moment = now()
     default = summary.default_period(moment)
     period = summary.Period(args.get("occurred_from") or default.start, args.get("occurred_to") or moment)
+    user, team_id = current_user(), args.get("team_id")
     data = summary.summarise(
-        current_user(),
+        user,
         period=period,
         now=moment,
-        team_id=args.get("team_id"),
+        team_id=team_id,
         silent_min_visits=args["silent_min_visits"],
+        figures=figures.gather(user, period=period, now=moment, team_id=team_id),
     )
     return jsonify(_isoformat(data))
 

@@ -228,6 +228,12 @@ class IncidentSchema(ma.Schema):
 
 class IncidentPageSchema(PageSchema):
     items = fields.List(fields.Nested(IncidentSchema))
+    total_is_estimate = fields.Boolean(
+        metadata={
+            "description": "true when `total` is the database's estimate: past REGISTER_EXACT_TOTAL_UP_TO "
+            "(10,000) rows the register is not counted to the last row"
+        }
+    )
 
 
 class RiddorSchema(ma.Schema):

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
-from safetycheck.reporting import listing, register, summary, trends
+from safetycheck.reporting import figures, listing, register, summary, trends
 from safetycheck.reporting.register import DEFAULT_SORT
 from safetycheck.web.auth import current_web_user, now, web_login_required
 from safetycheck.web.register import charts
@@ -140,9 +140,10 @@ def summary_page() -> Any:
         form.occurred_from.errors = ["From must be at most 10 years before To: choose a shorter period"]
         return render_template("register/summary.html", title="Summary", form=form, data=None), 422
     team_id = chosen["team_id"]
-    data = summary.summarise(user, period=period, now=moment, team_id=team_id)
-    trend = trends.monthly_by_category(user, period=period, team_id=team_id)
-    lag = trends.lag_bands(user, period=period, team_id=team_id)
+    gathered = figures.gather(user, period=period, now=moment, team_id=team_id)
+    data = summary.summarise(user, period=period, now=moment, team_id=team_id, figures=gathered)
+    trend = trends.monthly_by_category(user, period=period, team_id=team_id, figures=gathered)
+    lag = trends.lag_bands(user, period=period, team_id=team_id, figures=gathered)
     return render_template(
         "register/summary.html",
         title="Summary",
