@@ -247,6 +247,8 @@ def calls_of(alarm: Alarm) -> list[CallLine]:
             )
         )
     return lines
+
+
 @dataclass(frozen=True)
 class OnCallCover:
     """Who is on call for one team now, and who comes on next and when (for the board)."""
