@@ -46,7 +46,7 @@ def _empty() -> Response:
     return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', mimetype="text/xml")
 
 
-@blp.post("/<int:call_id>")
+@blp.post("/<id:call_id>")
 def call_answered(call_id: int) -> Response:
     """Twilio asks what to say: the alarm, then "press 1 to take charge"."""
     _verify()
@@ -63,7 +63,7 @@ def call_answered(call_id: int) -> Response:
     return _twiml(reply, call_id)
 
 
-@blp.post("/<int:call_id>/gather")
+@blp.post("/<id:call_id>/gather")
 def call_keypress(call_id: int) -> Response:
     """The key pressed during the call: 1 takes charge, as ACK by text would."""
     _verify()
@@ -81,7 +81,7 @@ def call_keypress(call_id: int) -> Response:
     return _twiml(reply, call_id)
 
 
-@blp.post("/<int:call_id>/status")
+@blp.post("/<id:call_id>/status")
 def call_status(call_id: int) -> Response:
     """Twilio reports the call's progress; unanswered, busy or failed moves the ladder on."""
     _verify()
