@@ -25,7 +25,7 @@ from safetycheck.incidents.models import Incident, IncidentAction, IncidentRiddo
 from safetycheck.visits.models import Visit
 
 if TYPE_CHECKING:
-    from safetycheck.reporting.figures import Figures
+    from safetycheck.reporting.figures_model import Figures
 
 LIST_LIMIT = 50
 SILENT_MIN_VISITS = 20  # a team with this many visits and no report at all is worth a question

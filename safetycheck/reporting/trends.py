@@ -20,7 +20,7 @@ from safetycheck.reporting.rollups import bucket_bounds
 from safetycheck.reporting.summary import Period, _incident_filter, _month, _month_name, _months
 
 if TYPE_CHECKING:
-    from safetycheck.reporting.figures import Figures
+    from safetycheck.reporting.figures_model import Figures
 
 
 @dataclass(frozen=True)

@@ -321,6 +321,7 @@ def test_the_practitioner_can_neither_see_nor_confirm_the_duress_draft(app, cloc
         "page": 1,
         "per_page": 50,
         "total": 0,
+        "total_is_estimate": False,
     }
     assert worker.get(url).status_code == 404
     assert worker.post(f"{url}/confirm", json=body).status_code == 404
