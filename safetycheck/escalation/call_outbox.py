@@ -9,6 +9,7 @@ Calls list is asked before calling again, because Twilio has no idempotency key 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -168,6 +169,7 @@ class CallAttempt:
     provider_status: str | None = None
     error: gateways.SmsError | None = None
     reconciled: bool = False  # found in Twilio's list, not returned by a placement: a guess
+    lost: bool = False  # not placed: the claim could not be kept fresh (see claim_lease)
 
 
 def attempt(
@@ -178,14 +180,18 @@ def attempt(
     status_callback: str | None,
     ring_seconds: int,
     taken_sids: frozenset[str] | set[str] = frozenset(),
+    fresh: Callable[[], bool] | None = None,
 ) -> CallAttempt:
-    """Place (or first look for) one claimed call. No database access: runs outside transactions."""
+    """Place (or first look for) one claimed call. Runs outside transactions; only `fresh` (a
+    `ClaimLease`, asked just before placing) touches the database."""
     try:
         if claimed.outcome_unknown_since is not None:
             since = claimed.outcome_unknown_since - RECONCILE_SLACK
             for record in gateway.find_placed(to=claimed.to_phone, since=since):
                 if record.sid not in claimed.known_sids and record.sid not in taken_sids:
                     return CallAttempt(sid=record.sid, provider_status=record.status, reconciled=True)
+        if fresh is not None and not fresh():
+            return CallAttempt(lost=True)
         crash_point("before_call")
         placed = gateway.place(
             to=claimed.to_phone,

@@ -24,6 +24,7 @@ from safetycheck.engine.parts import DELIVERY, sweep_part
 from safetycheck.escalation import alarms as alarm_service
 from safetycheck.escalation import call_line, call_outbox, context, events, policy, recipients, voice_gateways
 from safetycheck.escalation.call_models import CallOutboxRow, CallOutcome
+from safetycheck.escalation.claim_lease import ClaimLease
 from safetycheck.escalation.context import Escalation
 from safetycheck.escalation.enums import AlarmKind, OutboxStatus
 from safetycheck.escalation.models import Alarm
@@ -47,6 +48,7 @@ class CallSettings:
     public_url: str
     ring_seconds: int
     stale_claim: timedelta
+    send_budget: timedelta  # see claim_lease
 
     def twiml_url(self, call_id: int) -> str:
         return f"{self.public_url}/twilio/voice/{call_id}"
@@ -61,6 +63,7 @@ def settings_for(app: Flask) -> CallSettings:
         public_url=str(app.config.get("PUBLIC_URL") or "").rstrip("/"),
         ring_seconds=int(app.config.get("CALL_RING_SECONDS", 30)),
         stale_claim=timedelta(seconds=app.config.get("OUTBOX_STALE_CLAIM_SECONDS", 60)),
+        send_budget=context.send_budget(app),
     )
 
 
@@ -173,18 +176,21 @@ def drain_calls(esc: Escalation, settings: CallSettings) -> int:
         claimed = call_outbox.claim_batch(now=esc.now(), limit=BATCH, stale_after=settings.stale_claim)
         db.session.commit()
         for batched in claimed:
-            mine = call_outbox.renew_claim(batched, now=esc.now())
-            db.session.commit()
-            if mine is None:
+            lease = ClaimLease(batched, renew=_renew, now=esc.now, budget=settings.send_budget)
+            if not lease.renew():
                 continue  # our claim went stale; another sender has the call
             result = call_outbox.attempt(
                 settings.gateway,
-                mine,
-                url=settings.twiml_url(mine.id),
-                status_callback=settings.status_url(mine.id),
+                lease.claim,
+                url=settings.twiml_url(batched.id),
+                status_callback=settings.status_url(batched.id),
                 ring_seconds=settings.ring_seconds,
                 taken_sids=recorded_sids,
+                fresh=lease.fresh,
             )
+            if result.lost:
+                continue  # held up past the claim, which another sender has taken over
+            mine = lease.claim
             try:
                 call = call_outbox.record_attempt(mine, result, now=esc.now())
                 if call is not None:
@@ -206,6 +212,10 @@ def drain_calls(esc: Escalation, settings: CallSettings) -> int:
     if unrecorded:
         raise CallsUnrecorded(f"could not record calls {unrecorded}")
     return placed
+
+
+def _renew(claimed: call_outbox.ClaimedCall, now: datetime) -> call_outbox.ClaimedCall | None:
+    return call_outbox.renew_claim(claimed, now=now)
 
 
 def _after_attempt(call: CallOutboxRow, result: call_outbox.CallAttempt, esc: Escalation) -> None:

@@ -21,6 +21,9 @@ class Escalation:
     now: Callable[[], datetime]
     # How long a text may stay claimed ("sending") before it counts as its sender's death.
     stale_claim: timedelta = outbox.STALE_CLAIM
+    # How long after restamping a claim a sender may still start sending on it: the stale
+    # threshold less the gateway's hard timeout (see claim_lease).
+    send_budget: timedelta = outbox.STALE_CLAIM / 2
 
 
 def escalation_for(app: Flask) -> Escalation:
@@ -32,7 +35,15 @@ def escalation_for(app: Flask) -> Escalation:
         status_callback=f"{public}/twilio/status" if public else None,
         now=app.extensions["safetycheck.clock"].now,
         stale_claim=timedelta(seconds=app.config.get("OUTBOX_STALE_CLAIM_SECONDS", 60)),
+        send_budget=send_budget(app),
     )
+
+
+def send_budget(app: Flask) -> timedelta:
+    """The stale threshold less the gateway's hard timeout (positive: the settings insist)."""
+    stale = float(app.config.get("OUTBOX_STALE_CLAIM_SECONDS", 60))
+    timeout = float(app.config.get("TWILIO_TIMEOUT_SECONDS") or 10)
+    return timedelta(seconds=max(stale - timeout, 0.0))
 
 
 def current() -> Escalation:

@@ -10,7 +10,7 @@ Twilio is asked whether the text went before it is sent again (Twilio has no ide
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -217,6 +217,8 @@ class Attempt:
     # The SID was found by reconciling (same number, same words), not returned by a send: it is
     # only a guess, and `record_attempt` checks that no other text may own it before adopting it.
     reconciled: bool = False
+    # Not sent: the claim could no longer be kept fresh (another sender has reclaimed it).
+    lost: bool = False
 
 
 def attempt(
@@ -226,16 +228,22 @@ def attempt(
     status_callback: str | None,
     now: datetime,
     taken_sids: Collection[str] = (),
+    fresh: Callable[[], bool] | None = None,
 ) -> Attempt:
-    """Send (or first reconcile) one claimed text. No database access: runs outside transactions.
+    """Send (or first reconcile) one claimed text. Runs outside transactions; the database is
+    touched only by `fresh`.
 
     `taken_sids`: SIDs the caller has just recorded for other texts, beyond `claimed.known_sids`.
+    `fresh()`, asked just before the send, keeps the claim ours (a `ClaimLease`); when it says
+    no, nothing is sent and the attempt is `lost`.
     """
     try:
         if claimed.outcome_unknown_since is not None:
             found = _already_sent(gateway, claimed, taken_sids)
             if found is not None:
                 return Attempt(sid=found.sid, provider_status=found.status, attempted_at=now, reconciled=True)
+        if fresh is not None and not fresh():
+            return Attempt(lost=True, attempted_at=now)
         crash_point("before_send")
         sent = gateway.send(to=claimed.to_phone, body=claimed.body, status_callback=status_callback)
         crash_point("after_send")

@@ -263,6 +263,55 @@ def test_two_senders_place_each_call_once(app, org, as_user, clock, fake_twilio,
         db.session.rollback()
 
 
+def test_a_sender_held_up_past_its_claim_does_not_place_the_call(
+    app, org, as_user, clock, fake_twilio, call_policy
+) -> None:
+    """A sender held up between restamping and placing (its monotonic clock moved past the budget)
+    while another sender reclaimed the call: restamping again fails, and it places nothing."""
+    from safetycheck.escalation import sweep_parts
+    from safetycheck.escalation.claim_lease import ClaimLease
+    from safetycheck.extensions import db
+    from safetycheck.visits import jobs as visit_jobs
+
+    visit = h.check_in(as_user(org.practitioner), minutes=30)
+    h.move_to(clock, h.due_at(visit), seconds=1)
+    with app.app_context():
+        visit_jobs.mark_overdue_visits(db.session, clock.now())
+        db.session.commit()
+        sweep_parts.advance_due_alarms(context.escalation_for(app), clock.now())
+        db.session.commit()
+        settings = calls.settings_for(app)
+        [first, *_] = call_outbox.claim_batch(now=clock.now(), limit=10, stale_after=settings.stale_claim)
+        db.session.commit()
+        monotonic = [0.0]
+        lease = ClaimLease(
+            first,
+            renew=lambda c, now: call_outbox.renew_claim(c, now=now),
+            now=clock.now,
+            budget=settings.send_budget,
+            monotonic=lambda: monotonic[0],
+        )
+        assert lease.renew()
+        assert lease.fresh()  # within the budget: no restamp needed
+        # Held up past the stale threshold; another sender reclaims the call meanwhile.
+        monotonic[0] += settings.stale_claim.total_seconds() + 1
+        clock.set(clock.now() + settings.stale_claim + timedelta(seconds=1))
+        taken = call_outbox.claim_batch(now=clock.now(), limit=10, stale_after=settings.stale_claim)
+        db.session.commit()
+        assert first.id in [c.id for c in taken]
+        result = call_outbox.attempt(
+            settings.gateway,
+            lease.claim,
+            url=settings.twiml_url(first.id),
+            status_callback=None,
+            ring_seconds=20,
+            fresh=lease.fresh,
+        )
+        assert result.lost
+        assert fake_twilio.calls == []
+        db.session.remove()
+
+
 def test_a_step_decided_twice_queues_each_call_once(
     app, org, as_user, clock, sweep, fake_twilio, call_policy
 ) -> None:
