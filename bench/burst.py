@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -101,6 +102,7 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the fake takes per request")
     parser.add_argument("--interval", type=float, default=0.2, help="SWEEP_INTERVAL_SECONDS")
     parser.add_argument("--no-panic", action="store_true", help="skip the panic during the burst")
+    parser.add_argument("--logs", action="store_true", help="print the workers' logs at the end")
     args = parser.parse_args()
     if not args.database_url and args.workers != 1:
         parser.error("SQLite supports one host: use --workers 1, or --database-url for PostgreSQL")
@@ -147,6 +149,9 @@ def main() -> int:
         )
         for worker in workers:
             sweepers.stop(worker, signal.SIGTERM)
+        if args.logs:
+            print(sweepers.logs(), file=sys.stderr)
+            print(f"committed {committed:%H:%M:%S.%f}, panic {panic_at and f'{panic_at:%H:%M:%S.%f}'}", file=sys.stderr)
         if not finished:
             print(f"only {len(fake.messages)} of about {expected} texts arrived", file=sys.stderr)
             print(sweepers.logs(), file=sys.stderr)
@@ -155,6 +160,9 @@ def main() -> int:
         first = min(m.received_at for m in messages if m.received_at)
         last = max(m.received_at for m in messages if m.received_at)
         panic_texts = sorted(m.received_at for m in messages if m.received_at and panic_code in m.body)
+        if args.logs:
+            per_second = Counter(int((m.received_at - committed).total_seconds()) for m in messages if m.received_at)
+            print("texts arriving per second after the commit:", sorted(per_second.items()), file=sys.stderr)
         verdict = check_exactly_once(
             app,
             fake,

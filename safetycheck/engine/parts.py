@@ -44,6 +44,10 @@ class SweepPart:
     # The earliest deadline of this part's after the given moment (the start of the sweep): the
     # engine sleeps until the earliest of them, not the whole interval (`engine/wake.py`).
     next_due: NextDue | None = None
+    # The urgent share of this part's work (a panic's first step), cheap when there is none: the
+    # engine also runs it between the batches of every other part, before delivering, so a panic
+    # pressed while a backlog of 1,000 overdue visits is being marked does not wait for all of them.
+    urgent: Part | None = None
 
 
 _PARTS: dict[str, SweepPart] = {}
@@ -58,6 +62,7 @@ def sweep_part(
     delivers: bool = False,
     oldest_due: OldestDue | None = None,
     next_due: NextDue | None = None,
+    urgent: Part | None = None,
 ) -> Callable[[Part], Part]:
     """Register a function to run at every sweep in its stage."""
 
@@ -71,6 +76,7 @@ def sweep_part(
             delivers=delivers,
             oldest_due=oldest_due,
             next_due=next_due,
+            urgent=urgent,
         )
         return func
 

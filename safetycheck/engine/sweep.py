@@ -92,6 +92,12 @@ def _run_part(
             return
         if batch == MAX_BATCHES - 1:
             report.backlog = True
+        # Urgent work that arrived meanwhile (a panic pressed) is decided before the next batch.
+        for other in registered_parts():
+            if other.urgent is not None and other is not part:
+                done = other.urgent(db.session, now())
+                db.session.commit()
+                report.done[other.name] = report.done.get(other.name, 0) + done
         # A backlog (after an outage): send what this batch decided before deciding the next,
         # so the first texts leave in seconds rather than after the whole backlog.
         for sender in delivery:

@@ -23,7 +23,16 @@ def resolve(alarm: Alarm, groups: frozenset[RecipientGroup], *, now: datetime) -
     on-call contacts and then to the admins instead, and the timeline says so. On-call is
     whoever the rota has on call for the alarm's team at `now`, the moment of the step.
     """
-    on_call = rota.on_call_at(now, team_id=alarm.team_id)
+    # Read only when the step names on-call or needs the fallback: the rota costs three queries,
+    # a fifth of deciding a step in a burst of overdue alarms that text the worker and managers.
+    on_call: list[User] | None = None
+
+    def on_call_now() -> list[User]:
+        nonlocal on_call
+        if on_call is None:
+            on_call = rota.on_call_at(now, team_id=alarm.team_id)
+        return on_call
+
     people: dict[int, User] = {}
     practitioner = alarm.practitioner
     if RecipientGroup.PRACTITIONER in groups:
@@ -32,13 +41,13 @@ def resolve(alarm: Alarm, groups: frozenset[RecipientGroup], *, now: datetime) -
         for user in account_service.team_managers(alarm.team_id):
             people.setdefault(user.id, user)
     if RecipientGroup.ON_CALL in groups:
-        for user in on_call:
+        for user in on_call_now():
             if user.id != practitioner.id:
                 people.setdefault(user.id, user)
     wanted_others = groups - {RecipientGroup.PRACTITIONER}
     reachable_others = [u for u in people.values() if u.id != practitioner.id and _reachable(u)]
     if wanted_others and not reachable_others:
-        fallback = [u for u in on_call if u.id != practitioner.id and _reachable(u)]
+        fallback = [u for u in on_call_now() if u.id != practitioner.id and _reachable(u)]
         if not fallback:
             fallback = list(
                 db.session.scalars(

@@ -71,22 +71,29 @@ def _next_text(session: Any, since: datetime) -> datetime | None:
     return moment
 
 
+def advance_urgent_steps(session: Any, now: datetime) -> int:
+    """Only panic and duress steps: the engine runs this between other parts' batches too."""
+    return advance_due_alarms(context.current(), now, only_urgent=True)
+
+
 @sweep_part(
     "escalation.advance_steps",
     stage=ESCALATION,
     batch=BATCH,
     oldest_due=_oldest_due_step,
     next_due=_next_step,
+    urgent=advance_urgent_steps,
 )
 def advance_steps(session: Any, now: datetime) -> int:
     """Open alarms whose next step is due advance one step, texts written in the same transaction."""
     return advance_due_alarms(context.current(), now)
 
 
-def advance_due_alarms(esc: Escalation, now: datetime) -> int:
+def advance_due_alarms(esc: Escalation, now: datetime, *, only_urgent: bool = False) -> int:
+    kinds = (Alarm.kind.in_(URGENT_KINDS),) if only_urgent else ()
     due = db.session.scalars(
         sa.select(Alarm)
-        .where(Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at <= now)
+        .where(Alarm.status == AlarmStatus.OPEN, Alarm.next_step_at <= now, *kinds)
         # Panic and duress first, as their texts are claimed first: one pressed during a burst of
         # a thousand overdue alarms must not wait for all of them to be decided.
         .order_by(sa.case((Alarm.kind.in_(URGENT_KINDS), 0), else_=1), Alarm.next_step_at)
