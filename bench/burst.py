@@ -151,7 +151,8 @@ def main() -> int:
             sweepers.stop(worker, signal.SIGTERM)
         if args.logs:
             print(sweepers.logs(), file=sys.stderr)
-            print(f"committed {committed:%H:%M:%S.%f}, panic {panic_at and f'{panic_at:%H:%M:%S.%f}'}", file=sys.stderr)
+            pressed = f"{panic_at:%H:%M:%S.%f}" if panic_at else "none"
+            print(f"committed {committed:%H:%M:%S.%f}, panic {pressed}", file=sys.stderr)
         if not finished:
             print(f"only {len(fake.messages)} of about {expected} texts arrived", file=sys.stderr)
             print(sweepers.logs(), file=sys.stderr)
@@ -161,7 +162,9 @@ def main() -> int:
         last = max(m.received_at for m in messages if m.received_at)
         panic_texts = sorted(m.received_at for m in messages if m.received_at and panic_code in m.body)
         if args.logs:
-            per_second = Counter(int((m.received_at - committed).total_seconds()) for m in messages if m.received_at)
+            per_second = Counter(
+                int((m.received_at - committed).total_seconds()) for m in messages if m.received_at
+            )
             print("texts arriving per second after the commit:", sorted(per_second.items()), file=sys.stderr)
         verdict = check_exactly_once(
             app,

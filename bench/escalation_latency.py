@@ -33,6 +33,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -44,7 +45,7 @@ from safetycheck.accounts import secrets as account_secrets
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.escalation import panic
-from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.escalation.models import Alarm, OutboxAlarm, OutboxMessage
 from safetycheck.extensions import db
 from safetycheck.visits import service as visit_service
 from tests.escalation.harness import (
@@ -129,25 +130,35 @@ class Round:
         thread.start()
         return thread
 
-    def delays(self, fake) -> tuple[list[float], list[float]]:
-        """(due → text, press → text) in ms, each manager text matched through its outbox row."""
+    def _carried(self, fake) -> list[tuple[datetime, int, int | None, Any]]:
+        """(arrival, alarm id, visit id, kind) for each alarm a manager text carried: one text may
+        carry several alarms decided in the same sweep (bundling), each counted at its arrival."""
         arrived = {m.sid: m.received_at for m in fake.messages if m.to == self.manager_phone}
-        due_ms, panic_ms = [], []
+        if not arrived:
+            return []
         with self.app.app_context():
             rows = db.session.execute(
                 sa.select(OutboxMessage.sid, Alarm.id, Alarm.visit_id, Alarm.kind)
-                .join(Alarm, Alarm.id == OutboxMessage.alarm_id)
+                .join(OutboxAlarm, OutboxAlarm.message_id == OutboxMessage.id)
+                .join(Alarm, Alarm.id == OutboxAlarm.alarm_id)
                 .where(OutboxMessage.sid.in_(list(arrived)))
             ).all()
-        for sid, alarm_id, visit_id, kind in rows:
+            db.session.remove()
+        return [(arrived[sid], alarm_id, visit_id, kind) for sid, alarm_id, visit_id, kind in rows]
+
+    def delays(self, fake) -> tuple[list[float], list[float]]:
+        """(due → text, press → text) in ms, per alarm, each through its text's outbox rows."""
+        due_ms, panic_ms = [], []
+        for arrival, alarm_id, visit_id, kind in self._carried(fake):
             if kind == "panic":
-                panic_ms.append((arrived[sid] - self.pressed[alarm_id]).total_seconds() * 1000)
+                panic_ms.append((arrival - self.pressed[alarm_id]).total_seconds() * 1000)
             elif visit_id in self.due:
-                due_ms.append((arrived[sid] - self.due[visit_id]).total_seconds() * 1000)
+                due_ms.append((arrival - self.due[visit_id]).total_seconds() * 1000)
         return due_ms, panic_ms
 
     def texts_arrived(self, fake) -> int:
-        return sum(1 for m in fake.messages if m.to == self.manager_phone)
+        """Alarms whose manager text has arrived."""
+        return len({alarm_id for _, alarm_id, _, _ in self._carried(fake)})
 
 
 def main() -> int:
@@ -200,7 +211,7 @@ def main() -> int:
                 sweepers.stop(worker, signal.SIGTERM)
                 if not ok:
                     print(
-                        f"only {measured.texts_arrived(fake)} of {expected} manager texts arrived",
+                        f"only {measured.texts_arrived(fake)} of {expected} alarms' manager texts arrived",
                         file=sys.stderr,
                     )
                     print(sweepers.logs(), file=sys.stderr)

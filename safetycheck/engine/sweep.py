@@ -93,15 +93,26 @@ def _run_part(
         if batch == MAX_BATCHES - 1:
             report.backlog = True
         # Urgent work that arrived meanwhile (a panic pressed) is decided before the next batch.
-        for other in registered_parts():
-            if other.urgent is not None and other is not part:
-                done = other.urgent(db.session, now())
-                db.session.commit()
-                report.done[other.name] = report.done.get(other.name, 0) + done
+        _run_urgent(registered_parts(), part, now, report)
         # A backlog (after an outage): send what this batch decided before deciding the next,
         # so the first texts leave in seconds rather than after the whole backlog.
         for sender in delivery:
             _run_part(sender, [], now, report)
+
+
+def _run_urgent(
+    parts: list[SweepPart], running: SweepPart | None, now: Callable[[], datetime], report: SweepReport
+) -> int:
+    """Run every part's urgent share (but the running part's), each committed; how much they did."""
+    total = 0
+    for part in parts:
+        if part.urgent is not None and part is not running:
+            done = part.urgent(db.session, now())
+            db.session.commit()
+            if done:  # counted as the part's own work (a report lists parts in their order)
+                report.done[part.name] = report.done.get(part.name, 0) + done
+            total += done
+    return total
 
 
 def oldest_due(now: datetime) -> datetime | None:

@@ -166,6 +166,16 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
     return claimed
 
 
+def claimable(*, now: datetime, stale_after: timedelta = STALE_CLAIM, limit: int) -> int:
+    """How many texts `claim_batch` could take now (counted up to `limit`)."""
+    due = sa.or_(
+        sa.and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+        sa.and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - stale_after),
+    )
+    found = sa.select(OutboxMessage.id).where(due).limit(limit).subquery()
+    return int(db.session.scalar(sa.select(sa.func.count()).select_from(found)) or 0)
+
+
 def renew_claim(claimed: Claimed, *, now: datetime) -> Claimed | None:
     """Restamp our claim just before sending; None if another sender has taken the text over.
 

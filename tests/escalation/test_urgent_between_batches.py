@@ -2,22 +2,28 @@
 
 Real commits on a scratch database (SQLite, or PostgreSQL with SAFETYCHECK_TEST_DATABASE_URL),
 the console gateway, the real sweep. 250 visits overdue at once are marked in three batches of
-100 (each deciding its ladder's first steps, which the policy has at the due time); a panic raised
-before the sweep is decided in the next stage, after all of them, unless the engine runs the
-urgent share of `escalation.advance_steps` between the batches.
+100 (each deciding its ladder's first steps, which the policy has at the due time); a panic
+would be decided in the next stage, after all of them, but for the urgent share of
+`escalation.advance_steps`, which the engine runs between their batches.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
+from safetycheck.accounts.models import User
+from safetycheck.engine import parts
 from safetycheck.engine.sweep import run_sweep
-from safetycheck.escalation.models import Alarm, OutboxAlarm
+from safetycheck.escalation import panic
+from safetycheck.escalation.enums import OutboxStatus
+from safetycheck.escalation.models import Alarm, OutboxAlarm, OutboxMessage
 from safetycheck.extensions import db
 from tests.escalation.harness import (
     MANAGERS_AT_DUE_POLICY,
@@ -28,12 +34,14 @@ from tests.escalation.harness import (
     write_policy,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.real_commits]
-
 SERVER_URL = os.environ.get("SAFETYCHECK_TEST_DATABASE_URL")
 
 
-def test_a_panic_is_decided_after_the_batch_in_hand_not_after_the_whole_backlog(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.real_commits
+def test_a_panic_is_decided_after_the_batch_in_hand_not_after_the_whole_backlog(
+    tmp_path: Path,
+) -> None:
     policy_path = write_policy(tmp_path, MANAGERS_AT_DUE_POLICY)
     with scratch_database(SERVER_URL, tmp_path, "urgent") as url, open_app(url, policy_path) as app:
         now = utcnow()
@@ -52,6 +60,48 @@ def test_a_panic_is_decided_after_the_batch_in_hand_not_after_the_whole_backlog(
                 .where(Alarm.visit_id.in_(population.visit_ids), OutboxAlarm.message_id > first_panic_text)
             )
             db.session.remove()
+            db.session.remove()
         assert first_panic_text is not None, "the panic was not decided"
         # Decided after the first batch of 100: the other 150 visits' texts were queued after it.
         assert later_overdue >= 150, f"the panic waited behind {250 - later_overdue} overdue visits"
+
+
+def test_a_panic_pressed_during_a_backlog_is_decided_before_its_next_batch(
+    app: Flask, org: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batched part of the test's own stands for a backlog; during its first batch a panic is
+    pressed (through the real service, as a web process would). Before its second batch the
+    engine has decided the panic's first step and sent its texts."""
+    seen: list[tuple[int, int]] = []  # (executed steps, texts sent) at each batch
+
+    def backlog(session: Any, now: datetime) -> int:
+        if len(seen) == 3:
+            return 0
+        if not seen:
+            worker = db.session.get(User, org.practitioner.id)
+            panic.raise_panic(worker, now=now, message=None)
+        alarm = db.session.scalar(sa.select(Alarm).where(Alarm.practitioner_id == org.practitioner.id))
+        sent = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.SENT)
+        )
+        seen.append((alarm.executed_steps, sent or 0))
+        return 1  # a full batch of one, three times
+
+    monkeypatch.setitem(
+        parts._PARTS,
+        "test.backlog",
+        parts.SweepPart(
+            name="test.backlog",
+            run=backlog,
+            stage=parts.DEADLINES,
+            batch=1,
+        ),
+    )
+    report = run_sweep(app)
+    assert not report.errors, report.errors
+    assert seen[0] == (0, 0)  # pressed; nothing decided yet
+    executed, sent = seen[1]
+    assert executed >= 1, "the panic's step waited behind the backlog"
+    assert sent >= 1, "its texts waited behind the backlog"
