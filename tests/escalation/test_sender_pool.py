@@ -305,6 +305,18 @@ def test_a_process_killed_mid_pool_leaves_nothing_sent_twice(tmp_path: Path) -> 
 # --- a sender held up past its claim ----------------------------------------------------------------
 
 
+def outcome_unknown(app: Flask, text_id: int) -> None:
+    """As a sender that died after sending, maybe, leaves it: the next one asks Twilio first."""
+    with app.app_context():
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == text_id)
+            .values(outcome_unknown_since=utcnow() - timedelta(seconds=5))
+        )
+        db.session.commit()
+        db.session.remove()
+
+
 def test_a_sender_held_up_past_its_claim_lets_the_text_go_to_the_sender_that_reclaimed_it(
     tmp_path: Path,
 ) -> None:
@@ -315,15 +327,7 @@ def test_a_sender_held_up_past_its_claim_lets_the_text_go_to_the_sender_that_rec
     stale = {"OUTBOX_STALE_CLAIM_SECONDS": 1.0, "TWILIO_TIMEOUT_SECONDS": 0.7}  # budget 0.3 s
     with world(tmp_path, apps=2, **stale) as (fake, [first, other], _, _):
         [text_id] = queue_texts(first, 1)
-        with first.app_context():
-            # Left by a sender that died after sending, maybe: the next one asks Twilio first.
-            db.session.execute(
-                sa.update(OutboxMessage)
-                .where(OutboxMessage.id == text_id)
-                .values(outcome_unknown_since=utcnow() - timedelta(seconds=5))
-            )
-            db.session.commit()
-            db.session.remove()
+        outcome_unknown(first, text_id)
         fake.latency = 0.6  # the lookup answers after 0.6 s, past the 0.3 s budget
         sweep = threading.Thread(target=run_sweep, args=(first,))
         sweep.start()
@@ -346,14 +350,7 @@ def test_a_sender_whose_lookup_is_prompt_sends_the_text_once(tmp_path: Path) -> 
     """The other side: a prompt lookup leaves the claim fresh, and the text goes, once."""
     with world(tmp_path, OUTBOX_SENDERS=1) as (fake, [app], _, _):
         [text_id] = queue_texts(app, 1)
-        with app.app_context():
-            db.session.execute(
-                sa.update(OutboxMessage)
-                .where(OutboxMessage.id == text_id)
-                .values(outcome_unknown_since=utcnow() - timedelta(seconds=5))
-            )
-            db.session.commit()
-            db.session.remove()
+        outcome_unknown(app, text_id)
         report = run_sweep(app)
         assert report.done["escalation.drain_outbox"] == 1
         assert_each_sent_once(app, fake)
