@@ -137,6 +137,10 @@ class _Server(ThreadingHTTPServer):
     # Handler threads are joined on close; hangs end early because stop() releases them.
     daemon_threads = False
     block_on_close = True
+    # Twilio accepts any number of connections; the standard library's accept queue of 5
+    # overflowed when several processes' sender pools connected at once, and the dropped SYNs
+    # came back as connect timeouts, which no real gateway would produce.
+    request_queue_size = 256
     fake: FakeTwilio
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base import values
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
@@ -209,6 +210,9 @@ def _is_twilio_host(host: str) -> bool:
     return host == "twilio.com" or host.endswith(".twilio.com")
 
 
+CONNECTIONS_KEPT = 64
+
+
 class TwilioBaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the twilio SDK ships no types
     """Send the SDK's requests to `base_url` with a hard timeout.
 
@@ -218,6 +222,13 @@ class TwilioBaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the tw
 
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(pool_connections=True, timeout=timeout)
+        # One kept-alive connection per sender thread (SAFETYCHECK_OUTBOX_SENDERS allows up to
+        # 64). The SDK keeps cpu+4 for https and requests 10 for http: with 16 senders, the
+        # rest opened a fresh connection for every send and threw it away ("connection pool
+        # is full"), a connect storm that can overflow a proxy's accept queue.
+        adapter = HTTPAdapter(pool_maxsize=CONNECTIONS_KEPT)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"TWILIO_BASE_URL must be an http(s) URL, got {base_url!r}")

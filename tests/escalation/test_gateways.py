@@ -174,6 +174,30 @@ def test_connection_dropped_after_accepting_is_outcome_unknown(
     assert len(fake_twilio.messages) == 1
 
 
+def test_sixteen_senders_sharing_one_gateway_keep_their_connections(
+    fake_twilio: FakeTwilio, sms: TwilioSms, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sender pool shares one gateway: each thread's kept-alive connection goes back to the
+    pool, not away ("connection pool is full"), which would reconnect for every text."""
+    fake_twilio.accept_then_hang(32, seconds=0.1)  # slow answers: all sixteen are in flight at once
+    start = threading.Barrier(16)
+
+    def send_two(i: int) -> None:
+        start.wait()
+        for round_ in range(2):
+            sms.send(to=TO, body=f"text {i}.{round_}")
+
+    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+        threads = [threading.Thread(target=send_two, args=(i,)) for i in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert len(fake_twilio.wait_for_messages(32)) == 32
+    assert not [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()]
+
+
 def test_connection_refused_is_retryable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
