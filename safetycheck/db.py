@@ -119,6 +119,18 @@ def is_postgres(engine_or_session: Any) -> bool:
     return name == "postgresql"
 
 
+def threads_may_write_alongside(database: Any) -> bool:
+    """Whether another thread, with a session and connection of its own, can write while this
+    one does: not on SQLite (one writer at a time, and its busy handler starves the loser), nor
+    when every session is bound to one connection (the test suite's rolled-back transaction),
+    which threads must not share."""
+    if database.engine.dialect.name == "sqlite":
+        return False
+    factory = getattr(database.session, "session_factory", None)
+    bind = factory.kw.get("bind") if factory is not None else None
+    return not isinstance(bind, sa.engine.Connection)
+
+
 def unique_violation(error: sa.exc.IntegrityError) -> tuple[str, ...] | None:
     """The columns of the unique constraint or index a write broke; None for other integrity errors.
 

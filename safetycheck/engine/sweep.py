@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, current_app
 
+from safetycheck.db import threads_may_write_alongside
 from safetycheck.engine.models import SweepHeartbeat
 from safetycheck.engine.parts import SweepPart, registered_parts
 from safetycheck.extensions import db
@@ -29,6 +31,8 @@ from safetycheck.extensions import db
 log = logging.getLogger(__name__)
 
 MAX_BATCHES = 50  # per part and sweep: a backlog after an outage drains within a few sweeps
+# How often delivery alongside a backlog looks for texts when a batch's commit has not woken it.
+ALONGSIDE_POLL_SECONDS = 0.05
 
 INSTANCE = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -84,20 +88,89 @@ def run_sweep(app: Flask) -> SweepReport:
 def _run_part(
     part: SweepPart, delivery: list[SweepPart], now: Callable[[], datetime], report: SweepReport
 ) -> None:
-    for batch in range(MAX_BATCHES if part.batch else 1):
-        done = part.run(db.session, now())
-        db.session.commit()
-        report.done[part.name] = report.done.get(part.name, 0) + done
-        if part.batch is None or done < part.batch:
-            return
-        if batch == MAX_BATCHES - 1:
-            report.backlog = True
-        # Urgent work that arrived meanwhile (a panic pressed) is decided before the next batch.
-        _run_urgent(registered_parts(), part, now, report)
-        # A backlog (after an outage): send what this batch decided before deciding the next,
-        # so the first texts leave in seconds rather than after the whole backlog.
-        for sender in delivery:
-            _run_part(sender, [], now, report)
+    alongside: _DeliveryAlongside | None = None
+    try:
+        for batch in range(MAX_BATCHES if part.batch else 1):
+            done = part.run(db.session, now())
+            db.session.commit()
+            report.done[part.name] = report.done.get(part.name, 0) + done
+            if alongside is not None:
+                alongside.wake()
+            if part.batch is None or done < part.batch:
+                return
+            if batch == MAX_BATCHES - 1:
+                report.backlog = True
+            # Urgent work that arrived meanwhile (a panic pressed) is decided before the next batch.
+            _run_urgent(registered_parts(), part, now, report)
+            # A backlog (after an outage): what this batch decided is sent before the whole backlog
+            # is decided, so the first texts leave in seconds. Where threads can write at once
+            # (PostgreSQL), sending runs alongside the next batches; otherwise in between them.
+            if not delivery:
+                continue
+            if alongside is None and threads_may_write_alongside(db):
+                alongside = _DeliveryAlongside(delivery, now)
+            if alongside is None:
+                for sender in delivery:
+                    _run_part(sender, [], now, report)
+    finally:
+        if alongside is not None:
+            alongside.finish(report)
+
+
+class _DeliveryAlongside:
+    """Delivery parts run over and over in a thread of their own while a backlog is decided.
+
+    Deciding a step costs the sweep's thread some milliseconds of CPU and round trips; sending a
+    text costs a sender 200 ms of waiting on Twilio. Run one after the other, batch by batch, a
+    burst of 1,000 overdue visits took 30 s, its deciding and its sending each about half. Side by
+    side it takes about as long as the slower of the two. The thread is just another sender to
+    the database (claims, SKIP LOCKED, the lease): nothing of exactly-once changes. It stops when
+    the backlog is decided; the sweep's own delivery part then sends the rest.
+    """
+
+    def __init__(self, parts: list[SweepPart], now: Callable[[], datetime]) -> None:
+        self._parts = parts
+        self._now = now
+        self._app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        self._stop = threading.Event()
+        self._woken = threading.Event()
+        self._done: dict[str, int] = {}
+        self._errors: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="sweep-delivery", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """A batch was committed: there is something new to send."""
+        self._woken.set()
+
+    def finish(self, report: SweepReport) -> None:
+        self._stop.set()
+        self._woken.set()
+        self._thread.join()
+        for name, done in self._done.items():
+            report.done[name] = report.done.get(name, 0) + done
+        report.errors.extend(self._errors)
+
+    def _run(self) -> None:
+        with self._app.app_context():  # a session (and connection) of this thread's own
+            while not self._stop.is_set():
+                self._woken.clear()
+                sent = 0
+                for part in self._parts:
+                    try:
+                        done = part.run(db.session, self._now())
+                        db.session.commit()
+                    except Exception as exc:  # as in the sweep: one broken part stops nothing
+                        db.session.rollback()
+                        log.exception("sweep part %s failed (delivering alongside)", part.name)
+                        self._errors.append(f"{part.name}: {type(exc).__name__}")
+                        self._stop.wait(ALONGSIDE_POLL_SECONDS)
+                        continue
+                    self._done[part.name] = self._done.get(part.name, 0) + done
+                    sent += done
+                if not sent:
+                    self._woken.wait(ALONGSIDE_POLL_SECONDS)
+            db.session.remove()
 
 
 def _run_urgent(

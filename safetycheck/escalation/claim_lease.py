@@ -34,13 +34,16 @@ class ClaimLease(Generic[C]):
         now: Callable[[], datetime],
         budget: timedelta,
         monotonic: Callable[[], float] = time.monotonic,
+        stamped_at: float | None = None,
     ) -> None:
+        """`stamped_at`: when (on `monotonic`, read before the claim was taken) the claim was
+        stamped and committed, if just now; a fresh claim then needs no restamp to be sent on."""
         self._claim: C | None = claim
         self._renew = renew
         self._now = now
         self._budget = budget.total_seconds()
         self._monotonic = monotonic
-        self._stamped_at = float("-inf")
+        self._stamped_at = float("-inf") if stamped_at is None else stamped_at
         self.renewals = 0
 
     @property

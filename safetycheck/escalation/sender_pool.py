@@ -3,7 +3,8 @@
 Sending is waiting on Twilio (a request takes 100 to 300 ms), so one sender leaves about four texts a
 second. `OUTBOX_SENDERS` threads each run the same three moves as a lone sender: claim one due
 text (most urgent first, `FOR UPDATE SKIP LOCKED`; serialised by `BEGIN IMMEDIATE` on SQLite) and
-commit, restamp the claim and commit, send outside any transaction, record the outcome and commit.
+commit, send outside any transaction (restamping first only if the claim has aged past its lease,
+`claim_lease.py`), record the outcome and commit.
 Each thread has its own app context, so its own session and connection: to the database the
 threads are just more senders, and every guarantee that holds across processes (one claim per
 text, stale claims reconciled before resending, unique SIDs) holds across them.
@@ -28,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import sqlalchemy as sa
 from flask import Flask, current_app
 
+from safetycheck.db import threads_may_write_alongside
 from safetycheck.escalation import outbox
 from safetycheck.escalation.claim_lease import ClaimLease
 from safetycheck.escalation.context import Escalation
@@ -40,7 +41,7 @@ from safetycheck.faults import crash_point
 
 log = logging.getLogger(__name__)
 
-# Texts a lone sender claims at once (each restamped just before it is sent).
+# Texts a lone sender claims at once (each restamped before it is sent once the batch has aged).
 SEND_BATCH = 50
 # A drain stops claiming after this many texts, so the sweep's other parts get their turn.
 MAX_TEXTS_PER_DRAIN = 2500
@@ -171,7 +172,7 @@ def drain(
     # SQLite: one writer at a time, and its busy handler's back-off sleeps let a crowd of senders
     # (16 threads in each of several processes) starve a sweep's transaction past the busy
     # timeout. There the drain sends in the sweep's thread, as before the pool.
-    if senders <= 1 or db.engine.dialect.name == "sqlite" or _session_pinned_to_one_connection():
+    if senders <= 1 or not threads_may_write_alongside(db):
         _send_until_done(esc, shared, batch=SEND_BATCH)
         _raise_first(shared)
         return shared.result
@@ -220,13 +221,6 @@ def _raise_first(shared: _Shared) -> None:
         raise shared.errors[0]
 
 
-def _session_pinned_to_one_connection() -> bool:
-    """Whether every session is bound to one connection, which threads must not share."""
-    factory = getattr(db.session, "session_factory", None)
-    bind = factory.kw.get("bind") if factory is not None else None
-    return isinstance(bind, sa.engine.Connection)
-
-
 def _sender_thread(app: Flask, esc: Escalation, shared: _Shared) -> None:
     try:
         with app.app_context():  # a session (and connection) of this thread's own
@@ -246,6 +240,7 @@ def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
     while (wanted := shared.take(batch)) > 0:
         if batch == 1:
             shared.ceiling.wait_turn()
+        stamped_at = time.monotonic()  # before the stamp is taken: the claim ages from here
         claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
         db.session.commit()
         crash_point("after_claim")
@@ -253,14 +248,17 @@ def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
         for batched in claimed:
             if batch > 1:
                 shared.ceiling.wait_turn()
-            _send_one(esc, shared, batched)
+            _send_one(esc, shared, batched, stamped_at=stamped_at)
         if len(claimed) < wanted:
             return
 
 
-def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed) -> None:
-    lease = ClaimLease(batched, renew=_renew, now=esc.now, budget=esc.send_budget)
-    if not lease.renew():
+def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed, *, stamped_at: float) -> None:
+    # A claim just committed is sent on as it is (a pooled sender claims one text and sends it at
+    # once: restamping it first cost every text a transaction); one that has waited its turn in
+    # a lone sender's batch past the lease's budget is restamped, or let go if taken over.
+    lease = ClaimLease(batched, renew=_renew, now=esc.now, budget=esc.send_budget, stamped_at=stamped_at)
+    if not lease.fresh():
         return  # our claim went stale while waiting its turn; another sender has it
     result = outbox.attempt(
         esc.gateway,
