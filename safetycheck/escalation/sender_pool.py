@@ -48,6 +48,8 @@ MAX_TEXTS_PER_DRAIN = 2500
 # A pooled drain sends at least this long before it gives way to a decision that is due.
 YIELD_AFTER_SECONDS = 0.25
 POLL_SECONDS = 0.05
+# How often a running drain looks for texts queued since it started, to add senders for them.
+GROW_EVERY_SECONDS = 0.2
 
 
 class RateCeiling:
@@ -184,17 +186,33 @@ def drain(
     db.session.commit()
     if wanted == 0:
         return shared.result
-    threads = [
-        threading.Thread(target=_sender_thread, args=(app, esc, shared), name=f"sms-sender-{i}", daemon=True)
-        for i in range(wanted)
-    ]
-    started = time.monotonic()
-    for thread in threads:
-        thread.start()
+    threads: list[threading.Thread] = []
+
+    def add_senders(count: int) -> None:
+        for _ in range(count):
+            thread = threading.Thread(
+                target=_sender_thread, args=(app, esc, shared), name=f"sms-sender-{len(threads)}", daemon=True
+            )
+            threads.append(thread)
+            thread.start()
+
+    started = last_grown = time.monotonic()
+    add_senders(wanted)
     try:
         while alive := [thread for thread in threads if thread.is_alive()]:
             alive[0].join(POLL_SECONDS)
-            if shared.stop.is_set() or time.monotonic() - started < YIELD_AFTER_SECONDS:
+            if shared.stop.is_set():
+                continue
+            # Texts queued while the drain runs (a backlog decided alongside it, engine/sweep.py)
+            # get senders too: started for the few texts there were at first, five threads
+            # carried a whole burst at a quarter of the pool's pace.
+            if len(alive) < senders and time.monotonic() - last_grown >= GROW_EVERY_SECONDS:
+                last_grown = time.monotonic()
+                room = senders - len(alive)
+                more = outbox.claimable(now=esc.now(), stale_after=esc.stale_claim, limit=room)
+                db.session.commit()
+                add_senders(more)
+            if time.monotonic() - started < YIELD_AFTER_SECONDS:
                 continue
             if decision_due():
                 log.info("a step is due: the senders stop claiming so the sweep can decide it")

@@ -158,6 +158,30 @@ def test_the_pool_sends_in_parallel(tmp_path: Path) -> None:
         assert_each_sent_once(app, fake)
 
 
+@pytest.mark.skipif(not ON_POSTGRES, reason="on SQLite the drain sends in the sweep's thread (pool of 1)")
+def test_texts_queued_while_a_drain_runs_get_senders_of_their_own(tmp_path: Path) -> None:
+    """The drain starts one sender for the one text due; fifteen more are committed while it is
+    sent (a backlog decided alongside, as in a burst). Left to that one sender they would go one
+    after another; the drain adds senders for them."""
+    slow = {"TWILIO_TIMEOUT_SECONDS": 3.0, "OUTBOX_STALE_CLAIM_SECONDS": 10.0}
+    with world(tmp_path, OUTBOX_SENDERS=8, **slow) as (fake, [app], _, _):
+        queue_texts(app, 1)
+        fake.latency = 1.0
+
+        def queue_more() -> None:
+            assert wait_until(lambda: fake._in_flight > 0, timeout=10, interval=0.01)
+            queue_texts(app, 15)
+
+        more = threading.Thread(target=queue_more)
+        more.start()
+        report = run_sweep(app)
+        more.join()
+        assert not report.errors, report.errors
+        assert report.done["escalation.drain_outbox"] == 16
+        assert fake.max_in_flight >= 6, f"{fake.max_in_flight} in flight at most: no senders were added"
+        assert_each_sent_once(app, fake)
+
+
 def test_one_sender_sends_one_text_after_another(tmp_path: Path) -> None:
     with world(tmp_path, OUTBOX_SENDERS=1) as (fake, [app], _, _):
         queue_texts(app, 5)
