@@ -163,7 +163,9 @@ class _DeliveryAlongside:
                     except Exception as exc:  # as in the sweep: one broken part stops nothing
                         db.session.rollback()
                         log.exception("sweep part %s failed (delivering alongside)", part.name)
-                        self._errors.append(f"{part.name}: {type(exc).__name__}")
+                        error = f"{part.name}: {type(exc).__name__}"
+                        if error not in self._errors:  # retried every poll: reported once a sweep
+                            self._errors.append(error)
                         self._stop.wait(ALONGSIDE_POLL_SECONDS)
                         continue
                     self._done[part.name] = self._done.get(part.name, 0) + done
