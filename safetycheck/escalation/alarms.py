@@ -19,7 +19,7 @@ from safetycheck import wording as texts
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
-from safetycheck.escalation import bundling, events, outbox
+from safetycheck.escalation import bundling, events, in_transaction, outbox
 from safetycheck.escalation.enums import (
     REACHED_STATUSES,
     AlarmKind,
@@ -156,6 +156,7 @@ def raise_alarm(
             if dedupe_key and (existing := _by_dedupe_key(dedupe_key)):
                 return existing
             continue  # the random code collided; draw again
+        in_transaction.note_raised(alarm.id)
         timeline.record(
             "alarm",
             alarm.id,
@@ -307,6 +308,10 @@ def was_texted(alarm_id: int, user_id: int) -> bool:
 
 def note_recipient(alarm_id: int, user_id: int, *, now: datetime) -> None:
     """Remember that this person was texted (the alarm row is locked by the caller)."""
+    if in_transaction.raised_here(alarm_id):
+        if in_transaction.first_recipient(alarm_id, user_id):
+            db.session.add(AlarmRecipient(alarm_id=alarm_id, user_id=user_id, first_notified_at=now))
+        return
     if not was_texted(alarm_id, user_id):
         db.session.add(AlarmRecipient(alarm_id=alarm_id, user_id=user_id, first_notified_at=now))
 

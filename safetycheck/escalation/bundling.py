@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from safetycheck import wording as texts
 from safetycheck.accounts.models import User
-from safetycheck.escalation import outbox
+from safetycheck.escalation import in_transaction, outbox
 from safetycheck.escalation.enums import REACHED_STATUSES, AlarmKind, AlarmStatus, MessagePurpose
 from safetycheck.escalation.models import Alarm, OutboxAlarm, OutboxMessage
 from safetycheck.extensions import db
@@ -175,6 +175,8 @@ def _reachable(person: User) -> bool:
 
 def _already_decided(alarm_id: int, execution: int, user_id: int) -> bool:
     key = step_dedupe_key(alarm_id, execution, user_id)
+    if in_transaction.raised_here(alarm_id):  # only this transaction can have decided it
+        return in_transaction.key_written(key) or in_transaction.link_written(alarm_id, execution, user_id)
     in_outbox = db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
     if in_outbox is not None:
         return True
@@ -232,6 +234,8 @@ class _Taken(Exception):
 def _insert(members: list[_Decided], body: str) -> OutboxMessage | None:
     """One outbox row for these decisions and a link row each, all or nothing (a savepoint)."""
     lead = members[0]
+    if all(in_transaction.raised_here(one.alarm.id) for one in members):
+        return _insert_own(members, body)
     try:
         with db.session.begin_nested():
             message = outbox.enqueue(
@@ -259,14 +263,49 @@ def _insert(members: list[_Decided], body: str) -> OutboxMessage | None:
             db.session.flush()
     except (_Taken, IntegrityError):
         return None
+    _log_bundle(members)
+    return message
+
+
+def _insert_own(members: list[_Decided], body: str) -> OutboxMessage | None:
+    """As `_insert`, for alarms this transaction raised: no other transaction can hold their keys,
+    so no look-up and no savepoint; the rows are flushed with the transaction's next flush."""
+    lead = members[0]
+    if any(_already_decided(one.alarm.id, one.execution, one.person.id) for one in members):
+        return None  # this transaction decided it already (`_already_decided` asked its memory)
+    message = outbox.enqueue_own(
+        dedupe_key=lead.dedupe_key,
+        purpose=MessagePurpose.ESCALATION,
+        recipient=lead.person,
+        body=body,
+        now=lead.now,
+        alarm=lead.alarm,
+        visit_id=lead.alarm.visit_id,
+        step_execution=lead.execution,
+    )
+    for position, one in enumerate(members):
+        db.session.add(
+            OutboxAlarm(
+                message=message,
+                alarm_id=one.alarm.id,
+                step_execution=one.execution,
+                recipient_id=one.person.id,
+                position=position,
+            )
+        )
+        in_transaction.note_link(one.alarm.id, one.execution, one.person.id)
+    _log_bundle(members)
+    return message
+
+
+def _log_bundle(members: list[_Decided]) -> None:
     if len(members) > 1:
         log.info(
             "one text to user %s carries %s alarms: %s",
-            lead.person.id,
+            members[0].person.id,
             len(members),
             [one.alarm.id for one in members],
         )
-    return message
 
 
 # Reading: which texts carried an alarm, which alarms a text carried -------------------------

@@ -128,6 +128,9 @@ class OutboxAlarm(Model):
     recipient_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     position: Mapped[int] = mapped_column(default=0, server_default="0")  # its line in the text
 
+    # Lets a link be added with its text before either is flushed (`bundling._insert_own`).
+    message: Mapped[OutboxMessage] = relationship()
+
 
 class InboundSms(Model):
     """Every text received, once per Twilio MessageSid (Twilio retries webhooks)."""

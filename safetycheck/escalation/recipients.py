@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from safetycheck.accounts import rota
-from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.escalation import in_transaction
 from safetycheck.escalation.enums import RecipientGroup
 from safetycheck.escalation.models import Alarm
 from safetycheck.extensions import db
@@ -38,7 +38,7 @@ def resolve(alarm: Alarm, groups: frozenset[RecipientGroup], *, now: datetime) -
     if RecipientGroup.PRACTITIONER in groups:
         people[practitioner.id] = practitioner
     if RecipientGroup.TEAM_MANAGERS in groups and alarm.team_id is not None:
-        for user in account_service.team_managers(alarm.team_id):
+        for user in in_transaction.team_managers(alarm.team_id):
             people.setdefault(user.id, user)
     if RecipientGroup.ON_CALL in groups:
         for user in on_call_now():

@@ -20,6 +20,7 @@ from safetycheck.escalation import (
     coverage_jobs,
     delivery_health,
     gateways,
+    in_transaction,
     policy,
     simulate,
     subscribers,
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     coverage.subscribe()  # a check-in whose ladder reaches nobody carries a warning
     ops.add_metrics_source(app, coverage_jobs.metrics)
     bundling.install()
+    in_transaction.install()
 
 
 def _now(app: Flask) -> Any:

@@ -68,10 +68,12 @@ def mark_overdue_visits(session: Any, now: datetime) -> int:
         .limit(BATCH)
         .with_for_update(skip_locked=True, of=Visit)
     ).all()
+    # Their practitioners in one query, not one each.
+    ids = {visit.practitioner_id for visit in visits}
+    practitioners = {user.id: user for user in session.scalars(sa.select(User).where(User.id.in_(ids)))}
     for visit in visits:
         visit.status = VisitStatus.OVERDUE
-        practitioner = session.get(User, visit.practitioner_id)
-        assert practitioner is not None
+        practitioner = practitioners[visit.practitioner_id]
         events.visit_went_overdue.announce(
             events.VisitWentOverdue(visit=visit, practitioner=practitioner, now=now)
         )
