@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import Flask, current_app
+from sqlalchemy.exc import IntegrityError
 
 from safetycheck.db import threads_may_write_alongside
 from safetycheck.escalation import outbox
@@ -234,6 +235,32 @@ def _renew(claimed: outbox.Claimed, now: datetime) -> outbox.Claimed | None:
     return outbox.renew_claim(claimed, now=now)
 
 
+def _record_sent(message: outbox.Claimed, result: outbox.Attempt, esc: Escalation, shared: _Shared) -> bool:
+    """Record an accepted send in one statement (`outbox.record_sent`); False: record it in full.
+
+    The record is the first statement of its transaction (the claim was committed before the
+    send), so a refusal by the unique SID index can roll back and leave the full path a clean start.
+    """
+    try:
+        recorded = outbox.record_sent(message, result, now=esc.now())
+        db.session.commit()
+    except IntegrityError:  # a row adopted this SID by reconciling: `record_attempt` takes it back
+        db.session.rollback()
+        return False
+    except Exception:
+        db.session.rollback()
+        log.exception("could not record the attempt for text %s", message.id)
+        with shared.lock:
+            shared.result.unrecorded.append(message.id)
+        return True
+    if recorded:
+        with shared.lock:
+            assert result.sid is not None
+            shared.recorded_sids.add(result.sid)
+            shared.result.sent += 1
+    return True  # recorded, or reclaimed meanwhile: nothing more to do
+
+
 def _raise_first(shared: _Shared) -> None:
     if shared.errors:
         raise shared.errors[0]
@@ -290,6 +317,8 @@ def _send_one(esc: Escalation, shared: _Shared, batched: outbox.Claimed, *, stam
         log.info("text %s: held up past its claim, which another sender has taken over", batched.id)
         return
     message = lease.claim
+    if result.error is None and not result.reconciled and _record_sent(message, result, esc, shared):
+        return
     try:
         recorded = outbox.record_attempt(message, result, now=esc.now())
         if recorded is not None and recorded.undeliverable:
