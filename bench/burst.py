@@ -56,6 +56,20 @@ from tests.escalation.harness import (
 from tests.fake_twilio import FakeTwilio
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_seconds() -> tuple[float, float, float]:
+    """CPU seconds the whole machine has spent busy, idle and stolen (by the hypervisor) so far."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, (idle + iowait) / tick, steal / tick
+
+
 class PoolSweepers(Sweepers):
     """Worker processes with the pool's settings."""
 
@@ -135,6 +149,8 @@ def main() -> int:
         building = time.monotonic()
         population = populate(app, visits_due=[utcnow() - timedelta(seconds=1)] * args.visits, teams=10)
         committed = utcnow()
+        cpu_before = [cpu_seconds(worker.pid) for worker in workers]
+        machine_before = machine_seconds()
         print(f"{args.visits} overdue visits committed ({time.monotonic() - building:.1f} s to build)")
         expected = round(2.1 * args.visits)
         panic_at: datetime | None = None
@@ -147,6 +163,8 @@ def main() -> int:
         finished = wait_until(
             lambda: len(fake.messages) > 0 and backlog(app).quiescent, timeout=1800, interval=0.2
         )
+        worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - sum(cpu_before)
+        busy, idle, steal = (after - before for after, before in zip(machine_seconds(), machine_before))
         for worker in workers:
             sweepers.stop(worker, signal.SIGTERM)
         if args.logs:
@@ -183,14 +201,16 @@ def main() -> int:
     ceiling = f"{args.max_per_second:g}/s" if args.max_per_second else "none"
     print(
         "| database | workers | senders | ceiling | latency | visits | texts | first text | "
-        "commit -> last text | texts/s | panic -> its text | exactly once | load average |"
+        "commit -> last text | texts/s | panic -> its text | exactly once | worker CPU | machine busy / idle / "
+        "steal | load average |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
     print(
         f"| {database} | {args.workers} | {args.senders} | {ceiling} | {args.latency * 1000:.0f} ms | "
         f"{args.visits} | {verdict.texts} | {(first - committed).total_seconds():.2f} s | {elapsed:.1f} s | "
         f"{verdict.texts / elapsed:.0f} | {panic_delay} | "
-        f"{'yes' if not verdict.problems else 'NO'} | {load} ({os.cpu_count()} cores) |"
+        f"{'yes' if not verdict.problems else 'NO'} | {worker_cpu:.1f} s | "
+        f"{busy:.1f} / {idle:.1f} / {steal:.1f} s | {load} ({os.cpu_count()} cores) |"
     )
     if verdict.problems:
         print("problems:", verdict.problems[:5])
