@@ -229,6 +229,11 @@ def _validate(app: Flask) -> None:
     if cfg["OUTBOX_SENDERS"] > 64:
         # Each sender may hold a database connection for a claim or a record: keep within the pool.
         raise ConfigError(f"SAFETYCHECK_OUTBOX_SENDERS must be at most 64, not {cfg['OUTBOX_SENDERS']}")
+    if url.startswith("postgresql"):
+        # Each sender holds a connection while it drains, beside the sweep's and the web's own.
+        # The default pool keeps 5: a pool of 16 or 32 senders opened and closed a PostgreSQL
+        # connection (a backend process) for nearly every text, or waited for one.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_size", cfg["OUTBOX_SENDERS"] + 4)
     cfg["OUTBOX_MAX_PER_SECOND"] = _as_number(
         "OUTBOX_MAX_PER_SECOND", cfg.get("OUTBOX_MAX_PER_SECOND", 0), minimum=0
     )

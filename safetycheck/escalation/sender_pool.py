@@ -268,8 +268,15 @@ def _raise_first(shared: _Shared) -> None:
 
 def _sender_thread(app: Flask, esc: Escalation, shared: _Shared) -> None:
     try:
-        with app.app_context():  # a session (and connection) of this thread's own
-            _send_until_done(esc, shared, batch=1)
+        # A session and a connection of this thread's own, the connection held for the whole
+        # drain: checked out per transaction, each text paid two pool check-outs and their
+        # pre-ping round trips (a sixth of a sender's time in a burst).
+        with app.app_context(), db.engine.connect() as connection:
+            db.session.registry.set(db.session.session_factory(bind=connection))
+            try:
+                _send_until_done(esc, shared, batch=1)
+            finally:
+                db.session.remove()
     except BaseException as exc:  # handed to the drain, which raises it in the sweep's thread
         with shared.lock:
             shared.errors.append(exc)

@@ -182,6 +182,38 @@ def test_texts_queued_while_a_drain_runs_get_senders_of_their_own(tmp_path: Path
         assert_each_sent_once(app, fake)
 
 
+@pytest.mark.skipif(not ON_POSTGRES, reason="on SQLite the drain sends in the sweep's thread (pool of 1)")
+def test_a_sender_holds_one_connection_for_its_whole_drain(tmp_path: Path) -> None:
+    """Checked out per transaction, a connection cost each text two check-outs and their
+    pre-ping round trips; and a pool smaller than the senders opened a new PostgreSQL connection
+    for nearly every text. 40 texts through 4 senders: a handful of check-outs and connections."""
+    with world(tmp_path, OUTBOX_SENDERS=4) as (fake, [app], _, _):
+        queue_texts(app, 40)
+        fake.latency = 0.02
+        with app.app_context():
+            engine = db.engine
+        counted: Counter[str] = Counter()
+
+        def checkout(*_: Any) -> None:
+            counted["checkouts"] += 1
+
+        def connect(*_: Any) -> None:
+            counted["connections"] += 1
+
+        sa.event.listen(engine, "checkout", checkout)
+        sa.event.listen(engine, "connect", connect)
+        try:
+            report = run_sweep(app)
+        finally:
+            sa.event.remove(engine, "checkout", checkout)
+            sa.event.remove(engine, "connect", connect)
+        assert report.done["escalation.drain_outbox"] == 40
+        # The sweep's own parts check out once each (about 25), the senders once each (4).
+        assert counted["checkouts"] < 40, counted
+        assert counted["connections"] <= 4 + 1, counted
+        assert_each_sent_once(app, fake)
+
+
 def test_one_sender_sends_one_text_after_another(tmp_path: Path) -> None:
     with world(tmp_path, OUTBOX_SENDERS=1) as (fake, [app], _, _):
         queue_texts(app, 5)

@@ -56,3 +56,19 @@ def test_a_relative_policy_path_is_read_from_the_working_directory(
 def test_a_bad_sender_pool_setting_stops_start_up(base_config: dict[str, Any], name: str, value: Any) -> None:
     with pytest.raises(ConfigError, match=f"SAFETYCHECK_{name}"):
         create_app(_config(base_config, **{name: value}))
+
+
+def test_on_postgresql_the_connection_pool_keeps_a_connection_for_every_sender(
+    base_config: dict[str, Any],
+) -> None:
+    """Each sender holds a connection while it drains; a pool smaller than the senders made
+    them open a new PostgreSQL connection for nearly every text (or wait for one)."""
+    url = "postgresql://postgres@127.0.0.1:5432/unused"  # nothing connects at start-up
+    app = create_app(_config(base_config, DATABASE_URL=url, OUTBOX_SENDERS=32))
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 36
+    chosen = create_app(
+        _config(base_config, DATABASE_URL=url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 50}, OUTBOX_SENDERS=32)
+    )
+    assert chosen.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 50  # an operator's choice stands
+    on_sqlite = create_app(_config(base_config, OUTBOX_SENDERS=32))
+    assert "pool_size" not in on_sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
