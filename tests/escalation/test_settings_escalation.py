@@ -59,7 +59,7 @@ def test_a_bad_sender_pool_setting_stops_start_up(base_config: dict[str, Any], n
 
 
 def test_on_postgresql_the_connection_pool_keeps_a_connection_for_every_sender(
-    base_config: dict[str, Any],
+    base_config: dict[str, Any], tmp_path: Path
 ) -> None:
     """Each sender holds a connection while it drains; a pool smaller than the senders made
     them open a new PostgreSQL connection for nearly every text (or wait for one)."""
@@ -70,5 +70,7 @@ def test_on_postgresql_the_connection_pool_keeps_a_connection_for_every_sender(
         _config(base_config, DATABASE_URL=url, SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 50}, OUTBOX_SENDERS=32)
     )
     assert chosen.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_size"] == 50  # an operator's choice stands
-    on_sqlite = create_app(_config(base_config, OUTBOX_SENDERS=32))
+    on_sqlite = create_app(
+        _config(base_config, DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}", OUTBOX_SENDERS=32)
+    )
     assert "pool_size" not in on_sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
