@@ -116,6 +116,11 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the fake takes per request")
     parser.add_argument("--interval", type=float, default=0.2, help="SWEEP_INTERVAL_SECONDS")
     parser.add_argument("--no-panic", action="store_true", help="skip the panic during the burst")
+    parser.add_argument(
+        "--new-connections",
+        action="store_true",
+        help="the fake answers one request per connection (as in the tests); Twilio keeps them open",
+    )
     parser.add_argument("--logs", action="store_true", help="print the workers' logs at the end")
     args = parser.parse_args()
     if not args.database_url and args.workers != 1:
@@ -125,7 +130,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="burst-") as tmp, ExitStack() as stack:
         directory = Path(tmp)
         policy_path = write_policy(directory, POLICY)
-        fake = stack.enter_context(FakeTwilio(latency=args.latency))
+        fake = stack.enter_context(FakeTwilio(latency=args.latency, keep_alive=not args.new_connections))
         url = stack.enter_context(scratch_database(args.database_url, directory, "bench_burst"))
         app = stack.enter_context(open_app(url, policy_path))
         sweepers = stack.enter_context(
@@ -164,7 +169,8 @@ def main() -> int:
             lambda: len(fake.messages) > 0 and backlog(app).quiescent, timeout=1800, interval=0.2
         )
         worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - sum(cpu_before)
-        busy, idle, steal = (after - before for after, before in zip(machine_seconds(), machine_before))
+        machine_after = machine_seconds()
+        busy, idle, steal = (machine_after[i] - machine_before[i] for i in range(3))
         for worker in workers:
             sweepers.stop(worker, signal.SIGTERM)
         if args.logs:
@@ -201,10 +207,10 @@ def main() -> int:
     ceiling = f"{args.max_per_second:g}/s" if args.max_per_second else "none"
     print(
         "| database | workers | senders | ceiling | latency | visits | texts | first text | "
-        "commit -> last text | texts/s | panic -> its text | exactly once | worker CPU | machine busy / idle / "
-        "steal | load average |"
+        "commit -> last text | texts/s | panic -> its text | exactly once | worker CPU | "
+        "machine busy / idle / steal | load average |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    print("| --- |" + " ---: |" * 10 + " --- | ---: | ---: | --- |")
     print(
         f"| {database} | {args.workers} | {args.senders} | {ceiling} | {args.latency * 1000:.0f} ms | "
         f"{args.visits} | {verdict.texts} | {(first - committed).total_seconds():.2f} s | {elapsed:.1f} s | "

@@ -174,6 +174,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"
+    timeout = 2  # an idle kept connection ends its handler thread after this long
+    # Headers and body leave in two writes: with Nagle on, the second waits for the client's
+    # delayed ACK, 40 ms a request once a connection is reused.
+    disable_nagle_algorithm = True
+
+
 class FakeTwilio(CallsMixin):
     """Twilio's Messages API (and Calls, `fake_twilio_calls.py`) on 127.0.0.1, a random port;
     use `with FakeTwilio() as fake:`."""
@@ -185,8 +193,14 @@ class FakeTwilio(CallsMixin):
         *,
         clock: Callable[[], datetime] | None = None,
         latency: float = 0.0,
+        keep_alive: bool = False,
     ) -> None:
         self.account_sid = account_sid
+        # Real Twilio keeps connections open (HTTP/1.1), and the gateway pools them; by default
+        # the fake answers one request per connection, so no idle connection holds a handler
+        # thread when a test stops it. Benchmarks turn it on: a new connection per text costs
+        # both sides CPU that real Twilio would not.
+        self.keep_alive = keep_alive
         # Real Twilio takes 100-300 ms to answer: every request is held this long (real time).
         self.latency = latency
         self._in_flight = 0
@@ -210,7 +224,7 @@ class FakeTwilio(CallsMixin):
         """Listen on a free port and serve in a background thread."""
         if self._server is not None:
             raise RuntimeError("FakeTwilio is already running")
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", 0), _KeepAliveHandler if self.keep_alive else _Handler)
         server.fake = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="fake-twilio")
