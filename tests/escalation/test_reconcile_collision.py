@@ -131,3 +131,34 @@ def test_a_reconcile_still_adopts_its_own_message(ctx, org, clock, fake_twilio, 
     [row] = rows()
     assert (row.id, row.status, row.sid) == (a, OutboxStatus.SENT, reached.sid)
     assert len(fake_twilio.messages) == 1
+
+
+def test_the_senders_one_statement_record_gives_way_to_the_full_one_when_a_row_holds_its_sid(
+    ctx, org, clock, fake_twilio, sweep, monkeypatch
+) -> None:
+    """A sender records an accepted send in one guarded UPDATE (`outbox.record_sent`). When a
+    reconciled row already holds the SID, the unique index refuses it; the sender then rolls
+    back and records in full, which takes the SID back: nothing is lost or left unrecorded."""
+    a, c = queue(org, clock, "fast:a"), queue(org, clock, "fast:c")
+    holder = db.session.get(OutboxMessage, a)
+    assert holder is not None
+    taken = "ab" * 16
+    holder.status, holder.sid, holder.sent_at = OutboxStatus.SENT, f"SM{taken}", clock.now()
+    holder.outcome_unknown_since = clock.now()  # it adopted the SID by reconciling: a guess
+    db.session.commit()
+    # The fake gives C's send the very SID A holds (as if A had adopted C's message).
+    monkeypatch.setattr("tests.fake_twilio.secrets.token_hex", lambda _n: taken)
+
+    report = sweep()
+
+    assert report.done["escalation.drain_outbox"] == 1  # C, recorded on the full path
+    by_id = {r.id: r for r in rows()}
+    assert (by_id[c].status, by_id[c].sid) == (OutboxStatus.SENT, f"SM{taken}")
+    assert (by_id[a].status, by_id[a].sid) == (OutboxStatus.PENDING, None)
+    monkeypatch.undo()
+    clock.advance(seconds=10)
+    sweep()  # A looks again: the only message with its words is C's, so A is sent
+    final = rows()
+    assert [r.status for r in final] == [OutboxStatus.SENT, OutboxStatus.SENT]
+    assert sorted(r.sid for r in final) == sorted(m.sid for m in fake_twilio.messages)
+    assert len(fake_twilio.messages) == 2
