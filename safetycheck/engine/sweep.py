@@ -67,6 +67,14 @@ def run_sweep(app: Flask) -> SweepReport:
         _beat(began, completed=False)
         parts = registered_parts()
         delivery = [part for part in parts if part.delivers]
+        # Urgent work first (a woken sweep is most often for a panic): decided and sent before
+        # the routine parts, each a transaction of its own, take their turn.
+        try:
+            _run_urgent(parts, None, now, report)
+        except Exception as exc:  # as for any part: reported, and the full parts run next
+            db.session.rollback()
+            log.exception("sweep: urgent work failed")
+            report.errors.append(f"urgent: {type(exc).__name__}")
         for part in parts:
             part_started = time.perf_counter()
             try:

@@ -178,8 +178,12 @@ class Claimed:
     known_sids: frozenset[str] = frozenset()
 
 
-def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STALE_CLAIM) -> list[Claimed]:
+def claim_batch(
+    *, now: datetime, limit: int = 50, stale_after: timedelta = STALE_CLAIM, max_urgency: int | None = None
+) -> list[Claimed]:
     """Claim texts that are due, reclaiming ones whose sender died; the caller commits at once.
+
+    `max_urgency`: only texts at least this urgent (`urgency.Urgency`; a panic's alone).
 
     One `UPDATE … RETURNING` claims the batch (it ran as a locking `SELECT` and an ORM flush:
     a sender in a burst claims one text at a time, so the claim's statements were a third of
@@ -211,9 +215,10 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
     # Most urgent first (a panic before reminders), then earliest due; equals (a backlog pulled
     # forward to one moment after an outage) drain oldest first.
     order = (table.urgency, table.next_attempt_at, table.created_at, table.id)
+    urgent_enough = () if max_urgency is None else (table.urgency <= max_urgency,)
     due = (
         sa.select(table.id)
-        .where(table.status == OutboxStatus.PENDING, table.next_attempt_at <= now)
+        .where(table.status == OutboxStatus.PENDING, table.next_attempt_at <= now, *urgent_enough)
         .order_by(*order)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -246,10 +251,15 @@ def claim_batch(*, now: datetime, limit: int = 50, stale_after: timedelta = STAL
     ]
 
 
-def claimable(*, now: datetime, stale_after: timedelta = STALE_CLAIM, limit: int) -> int:
+def claimable(
+    *, now: datetime, stale_after: timedelta = STALE_CLAIM, limit: int, max_urgency: int | None = None
+) -> int:
     """How many texts `claim_batch` could take now (counted up to `limit`)."""
+    urgent_enough = () if max_urgency is None else (OutboxMessage.urgency <= max_urgency,)
     due = sa.or_(
-        sa.and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+        sa.and_(
+            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now, *urgent_enough
+        ),
         sa.and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - stale_after),
     )
     found = sa.select(OutboxMessage.id).where(due).limit(limit).subquery()

@@ -129,6 +129,7 @@ class _Shared:
     ceiling: RateCeiling
     budget: int
     on_undeliverable: OnUndeliverable
+    max_urgency: int | None = None  # claim only texts at least this urgent (None: every text)
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     claimed: int = 0
@@ -156,7 +157,11 @@ class _Shared:
 
 
 def drain(
-    esc: Escalation, *, decision_due: Callable[[], bool], on_undeliverable: OnUndeliverable
+    esc: Escalation,
+    *,
+    decision_due: Callable[[], bool],
+    on_undeliverable: OnUndeliverable,
+    max_urgency: int | None = None,
 ) -> DrainResult:
     """Send what is due, in this thread or through the pool; returns what went and what was lost.
 
@@ -164,6 +169,7 @@ def drain(
     during a burst): the senders then stop claiming, finish what they hold, and the drain returns
     so the sweep can decide it; its texts are claimed first on the next drain.
     `on_undeliverable(message, esc)` runs in the record's transaction when a number is dead.
+    `max_urgency` limits the drain to texts at least that urgent (a panic's, between batches).
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     senders = int(app.config.get("OUTBOX_SENDERS") or 1)
@@ -171,6 +177,7 @@ def drain(
         ceiling=ceiling_for(app),
         budget=MAX_TEXTS_PER_DRAIN,
         on_undeliverable=on_undeliverable,
+        max_urgency=max_urgency,
     )
     # SQLite: one writer at a time, and its busy handler's back-off sleeps let a crowd of senders
     # (16 threads in each of several processes) starve a sweep's transaction past the busy
@@ -183,7 +190,10 @@ def drain(
     # due started sixteen threads (each with its session and connection) for nothing, 37 ms of
     # every empty sweep; a lone panic text needs one. Texts queued meanwhile wait for the next
     # sweep, which their commit's wake brings forward.
-    wanted = min(senders, outbox.claimable(now=esc.now(), stale_after=esc.stale_claim, limit=senders))
+    wanted = min(
+        senders,
+        outbox.claimable(now=esc.now(), stale_after=esc.stale_claim, limit=senders, max_urgency=max_urgency),
+    )
     db.session.commit()
     if wanted == 0:
         return shared.result
@@ -210,7 +220,9 @@ def drain(
             if len(alive) < senders and time.monotonic() - last_grown >= GROW_EVERY_SECONDS:
                 last_grown = time.monotonic()
                 room = senders - len(alive)
-                more = outbox.claimable(now=esc.now(), stale_after=esc.stale_claim, limit=room)
+                more = outbox.claimable(
+                    now=esc.now(), stale_after=esc.stale_claim, limit=room, max_urgency=max_urgency
+                )
                 db.session.commit()
                 add_senders(more)
             if time.monotonic() - started < YIELD_AFTER_SECONDS:
@@ -293,7 +305,9 @@ def _send_until_done(esc: Escalation, shared: _Shared, *, batch: int) -> None:
         if batch == 1:
             shared.ceiling.wait_turn()
         stamped_at = time.monotonic()  # before the stamp is taken: the claim ages from here
-        claimed = outbox.claim_batch(now=esc.now(), limit=wanted, stale_after=esc.stale_claim)
+        claimed = outbox.claim_batch(
+            now=esc.now(), limit=wanted, stale_after=esc.stale_claim, max_urgency=shared.max_urgency
+        )
         db.session.commit()
         crash_point("after_claim")
         shared.give_back(wanted - len(claimed))

@@ -19,6 +19,7 @@ from safetycheck.escalation import bundling, context, gateways, ladder, outbox, 
 from safetycheck.escalation.context import Escalation
 from safetycheck.escalation.enums import AlarmKind, AlarmStatus, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.escalation.urgency import Urgency
 from safetycheck.extensions import db
 
 log = logging.getLogger(__name__)
@@ -106,12 +107,28 @@ def advance_due_alarms(esc: Escalation, now: datetime, *, only_urgent: bool = Fa
     return len(due)
 
 
+def drain_urgent(session: Any, now: datetime) -> int:
+    """Send only panic and duress texts: the engine runs this at the start of every sweep and
+    between other parts' batches, right after their steps are decided (`advance_urgent_steps`),
+    so a panic's text does not wait for the routine parts, nor for a backlog's batches."""
+    result = sender_pool.drain(
+        context.current(),
+        decision_due=lambda: False,
+        on_undeliverable=_skip_contact,
+        max_urgency=Urgency.PANIC,
+    )
+    if result.unrecorded:
+        raise RecordingFailed(f"could not record texts {result.unrecorded}")
+    return result.sent
+
+
 @sweep_part(
     "escalation.drain_outbox",
     stage=DELIVERY,
     delivers=True,
     oldest_due=_oldest_due_text,
     next_due=_next_text,
+    urgent=drain_urgent,
 )
 def drain(session: Any, now: datetime) -> int:
     """Send what is due; returns how many texts went."""

@@ -28,7 +28,9 @@ from flask import Flask
 
 from safetycheck.engine.sweep import run_sweep
 from safetycheck.escalation import policy
+from safetycheck.escalation.enums import AlarmKind
 from safetycheck.escalation.models import Alarm, OutboxMessage
+from safetycheck.escalation.urgency import Urgency
 from safetycheck.extensions import db
 from safetycheck.visits.enums import VisitStatus
 from safetycheck.visits.models import Visit
@@ -117,24 +119,44 @@ class Snapshot:
     received: int
 
 
-def snapshot(world: World) -> Snapshot:
+def snapshot(world: World, *, routine_only: bool = False) -> Snapshot:
+    """What the database and Twilio hold. `routine_only` leaves out panic and duress alarms and
+    their texts: the engine decides and sends those first in every sweep (their urgent share),
+    so a sweep killed later in its routine parts has rightly committed them."""
+    urgent_kinds = (AlarmKind.PANIC, AlarmKind.DURESS)
     with world.app.app_context():
         try:
             overdue = db.session.scalar(
                 sa.select(sa.func.count()).where(Visit.status == VisitStatus.OVERDUE).select_from(Visit)
             )
+            alarm_filter = (Alarm.kind.not_in(urgent_kinds),) if routine_only else ()
             alarms, executions = db.session.execute(
-                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Alarm.executed_steps), 0))
+                sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Alarm.executed_steps), 0)).where(
+                    *alarm_filter
+                )
             ).one()
+            text_filter = (OutboxMessage.urgency != int(Urgency.PANIC),) if routine_only else ()
             outbox = Counter(
                 {
                     str(status): n
                     for status, n in db.session.execute(
-                        sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)
+                        sa.select(OutboxMessage.status, sa.func.count())
+                        .where(*text_filter)
+                        .group_by(OutboxMessage.status)
                     )
                 }
             )
-            return Snapshot(int(overdue or 0), int(alarms), int(executions), outbox, len(world.fake.messages))
+            received = len(world.fake.messages)
+            if routine_only:
+                urgent_sids = set(
+                    db.session.scalars(
+                        sa.select(OutboxMessage.sid).where(
+                            OutboxMessage.urgency == int(Urgency.PANIC), OutboxMessage.sid.is_not(None)
+                        )
+                    )
+                )
+                received = sum(1 for message in world.fake.messages if message.sid not in urgent_sids)
+            return Snapshot(int(overdue or 0), int(alarms), int(executions), outbox, received)
         finally:
             db.session.remove()
 
@@ -163,8 +185,10 @@ class Crash:
     world: World
     population: Population
     before: Snapshot
+    before_routine: Snapshot
     returncode: int | None = None
     after: Snapshot | None = None
+    after_routine: Snapshot | None = None
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +212,7 @@ def crashes(tmp_path_factory: pytest.TempPathFactory, template: str) -> Iterator
             first = run_sweep(world.app)
             assert not first.errors
             assert first.done["escalation.drain_outbox"] > 0
-            cases[case] = Crash(world, population, snapshot(world))
+            cases[case] = Crash(world, population, snapshot(world), snapshot(world, routine_only=True))
         # No wait: starting a sweep process takes longer than the late visits need to fall due.
         procs = {
             case: crash.world.sweepers.start("sweep", name=f"crash-{case}", crash_points=CASES[case][0])
@@ -198,6 +222,7 @@ def crashes(tmp_path_factory: pytest.TempPathFactory, template: str) -> Iterator
             crash = cases[case]
             crash.returncode = crash.world.sweepers.wait(proc, timeout=60)
             crash.after = snapshot(crash.world)
+            crash.after_routine = snapshot(crash.world, routine_only=True)
         yield cases
 
 
@@ -211,11 +236,20 @@ def test_a_sweep_killed_at_a_crash_point_loses_nothing_and_repeats_nothing(
     assert crash.returncode == -signal.SIGKILL, world.sweepers.logs()
     assert after is not None
     # The process died where it was told to, with its work half done.
-    if point in ("before_overdue_commit", "after_step_decided"):
+    if point == "before_overdue_commit":
+        # The sweep began with its urgent share (the panic's next repeat, decided and sent), then
+        # died marking the late visits: nothing of the marking committed.
+        assert crash.after_routine == crash.before_routine, "the sweep's marking must not have committed"
+    elif point == "after_step_decided":
         assert after == before, "the killed sweep's transaction must not have committed"
     else:
-        assert after.overdue_visits == len(crash.population.visit_ids)  # marking committed first
         assert after.outbox["sending"] > 0, after  # claimed, and the claim committed
+        # The point fires in the sweep's first claim: its urgent drain's at the start (when the
+        # panic's next repeat is due), before any marking, or else the delivery part's, after it.
+        assert crash.after_routine is not None
+        in_urgent_drain = crash.after_routine.outbox["sending"] == 0
+        marked = before.overdue_visits if in_urgent_drain else len(crash.population.visit_ids)
+        assert after.overdue_visits == marked, after
         sent_in_crash = after.received - before.received
         if point == "after_send":
             # Dead right after its first send. On PostgreSQL the pool's other senders may each

@@ -21,8 +21,8 @@ from flask import Flask
 from safetycheck.accounts.models import User
 from safetycheck.engine import parts
 from safetycheck.engine.sweep import run_sweep
-from safetycheck.escalation import panic
-from safetycheck.escalation.enums import OutboxStatus
+from safetycheck.escalation import outbox, panic
+from safetycheck.escalation.enums import MessagePurpose, OutboxStatus
 from safetycheck.escalation.models import Alarm, OutboxAlarm, OutboxMessage
 from safetycheck.extensions import db
 from tests.escalation.harness import (
@@ -105,3 +105,52 @@ def test_a_panic_pressed_during_a_backlog_is_decided_before_its_next_batch(
     executed, sent = seen[1]
     assert executed >= 1, "the panic's step waited behind the backlog"
     assert sent >= 1, "its texts waited behind the backlog"
+
+
+def test_a_woken_sweep_decides_and_sends_a_panic_before_its_routine_parts(
+    app: Flask, org: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A panic's commit wakes the sweep; its step is decided and its texts sent before the first
+    routine part runs (the urgent shares of `escalation.advance_steps` and
+    `escalation.drain_outbox`), not after eight other parts' transactions. Only panic and duress
+    texts go early: a reminder queued with it waits for the delivery part."""
+    with app.app_context():
+        worker = db.session.get(User, org.practitioner.id)
+        panic.raise_panic(worker, now=clock.now(), message=None)
+        outbox.enqueue(
+            dedupe_key="test:reminder",
+            purpose=MessagePurpose.REMINDER,
+            recipient=worker,
+            body="[SafetyCheck] a reminder",
+            now=clock.now(),
+        )
+        db.session.commit()
+        db.session.remove()
+    seen: list[dict[str, int]] = []
+
+    def first_routine_part(session: Any, now: datetime) -> int:
+        sent = session.execute(
+            sa.select(OutboxMessage.purpose, sa.func.count())
+            .where(OutboxMessage.status == OutboxStatus.SENT)
+            .group_by(OutboxMessage.purpose)
+        )
+        seen.append({str(purpose): n for purpose, n in sent})
+        return 0
+
+    monkeypatch.setitem(
+        parts._PARTS,
+        "test.first",
+        parts.SweepPart(name="test.first", run=first_routine_part, stage=parts.DEADLINES, order=-1),
+    )
+    report = run_sweep(app)
+    assert not report.errors, report.errors
+    [at_first_part] = seen
+    assert at_first_part.get("escalation", 0) >= 2, f"the panic's texts waited: {at_first_part}"
+    assert "reminder" not in at_first_part, "only panic and duress texts go before the routine parts"
+    with app.app_context():
+        reminder = db.session.scalar(
+            sa.select(OutboxMessage).where(OutboxMessage.dedupe_key == "test:reminder")
+        )
+        assert reminder is not None
+        assert reminder.status == OutboxStatus.SENT  # by the delivery part, at the end
+        db.session.remove()
