@@ -230,3 +230,26 @@ def test_a_wake_during_a_sweep_runs_another_sweep_right_after(
             assert calls[1] - calls[0] < 10.0  # the interval is 30 s
         finally:
             scheduler.stop_background(app)
+
+
+@needs_postgres
+def test_the_listener_hands_a_wake_over_when_it_arrives_not_when_its_wait_ends(tmp_path: Path) -> None:
+    """Each wait for notifications ends after `WAIT`; it must also end at the first one. (It
+    did not: every wake was held until the wait ran out, up to a second, the panic -> text p99
+    of bench/escalation_latency.py.) Here a wait lasts 60 s, so a prompt wake can only come
+    from the notification itself."""
+    assert SERVER_URL is not None
+    with scratch_database(SERVER_URL, tmp_path, "wake_listener") as url:
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+        woken: list[float] = []
+        listener = wake.Listener(conninfo, lambda: woken.append(time.monotonic()))
+        listener.WAIT = 60.0
+        listener.start()
+        try:
+            assert listener.connected.wait(20)
+            assert wait_until(lambda: len(woken) == 1, timeout=10)  # the sweep a (re)connection makes
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f"NOTIFY {wake.CHANNEL}")
+            assert wait_until(lambda: len(woken) == 2, timeout=10, interval=0.01), "the wake waited"
+        finally:
+            listener.stop(timeout=0.1)  # its thread is a daemon, waiting out its 60 s
