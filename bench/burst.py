@@ -5,7 +5,7 @@
 A scratch database is created on that PostgreSQL server (and dropped after; without
 --database-url, a SQLite file in a temporary directory). `--workers` real `flask --app
 safetycheck worker` processes (1) sweep it every `--interval` seconds (0.2), each sending through
-`--senders` threads (OUTBOX_SENDERS, 16) under `--max-per-second` (OUTBOX_MAX_PER_SECOND, 0: none),
+`--senders` threads (OUTBOX_SENDERS, 32) under `--max-per-second` (OUTBOX_MAX_PER_SECOND, 0: none),
 through the twilio SDK to a local fake Twilio that holds every request `--latency` seconds (0.2).
 Once they are sweeping, `--visits` visits (1,000), already overdue, are committed in one
 transaction (ten teams with a manager each; the policy texts the worker and their team managers at
@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--database-url", help="a PostgreSQL server to create a scratch database on")
     parser.add_argument("--visits", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--senders", type=int, default=16, help="OUTBOX_SENDERS")
+    parser.add_argument("--senders", type=int, default=32, help="OUTBOX_SENDERS (the default)")
     parser.add_argument("--max-per-second", type=float, default=0, help="OUTBOX_MAX_PER_SECOND")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the fake takes per request")
     parser.add_argument("--interval", type=float, default=0.2, help="SWEEP_INTERVAL_SECONDS")

@@ -224,7 +224,7 @@ def _validate(app: Flask) -> None:
         raise ConfigError(f"SAFETYCHECK_CALL_RING_SECONDS must be a whole number from 5 to 600, not {ring!r}")
 
     cfg["OUTBOX_SENDERS"] = _as_number(
-        "OUTBOX_SENDERS", cfg.get("OUTBOX_SENDERS", 16), minimum=1, integer=True
+        "OUTBOX_SENDERS", cfg.get("OUTBOX_SENDERS", 32), minimum=1, integer=True
     )
     if cfg["OUTBOX_SENDERS"] > 64:
         # Each sender may hold a database connection for a claim or a record: keep within the pool.

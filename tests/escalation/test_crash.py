@@ -55,7 +55,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_commits]
 
 SERVER_URL = os.environ.get("SAFETYCHECK_TEST_DATABASE_URL")
 ON_POSTGRES = bool(SERVER_URL and SERVER_URL.startswith(("postgres://", "postgresql")))
-POOL = 16  # OUTBOX_SENDERS, the default the sweep processes run with
+POOL = 32  # OUTBOX_SENDERS, the default the sweep processes run with
 STALE_CLAIM = 1.0  # seconds; the subprocesses and the in-process sweeps use the same
 TWILIO_TIMEOUT = 0.5  # must stay below the stale-claim threshold (the settings insist)
 
