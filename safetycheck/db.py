@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
@@ -111,6 +113,20 @@ def configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def insert_unless_taken(session: Any, model: type[Any], values: dict[str, Any]) -> Any | None:
+    """Insert a row and return it loaded and in the session, or None when a unique key is taken.
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING`: a taken key leaves the transaction usable,
+    so no savepoint (two round trips) is needed to survive it, and nothing else pending is
+    flushed with it (the rows it refers to must exist: their ids are in `values`).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(model).values(**values).on_conflict_do_nothing().returning(model)
+    with session.no_autoflush:
+        return session.scalars(statement).first()
 
 
 def is_postgres(engine_or_session: Any) -> bool:

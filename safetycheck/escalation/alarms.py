@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from safetycheck import wording as texts
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.db import insert_unless_taken
 from safetycheck.errors import Conflict, NotFound, ValidationFailed
 from safetycheck.escalation import bundling, events, in_transaction, outbox
 from safetycheck.escalation.enums import (
@@ -400,17 +400,12 @@ def _restricted(alarm: Alarm) -> bool:
 def _insert(**values: Any) -> Alarm | None:
     """Insert an alarm, or nothing when one of its unique keys is taken (None).
 
-    One `INSERT … ON CONFLICT DO NOTHING RETURNING`: the alarm comes back loaded and in the
-    session, and a taken key leaves the transaction usable, so no savepoint and no flush of
-    what else the transaction holds. It was a look-up, a savepoint around the ORM's insert and
-    its flush: a burst of 1,000 overdue alarms spent a third of its deciding there. Pending rows
+    The alarm comes back loaded, and a taken key leaves the transaction usable
+    (`db.insert_unless_taken`). It was a look-up, a savepoint around the ORM's insert and its
+    flush: a burst of 1,000 overdue alarms spent a third of its deciding there. Pending rows
     (timeline entries, texts) are flushed later, many to a statement.
     """
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(Alarm).values(**values).on_conflict_do_nothing().returning(Alarm)
-    with db.session.no_autoflush:  # the rows it refers to exist (their ids are in `values`)
-        alarm: Alarm | None = db.session.scalars(statement).first()
+    alarm: Alarm | None = insert_unless_taken(db.session, Alarm, values)
     return alarm
 
 

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from safetycheck.accounts import service as account_service
 from safetycheck.accounts.enums import Role
 from safetycheck.accounts.models import User
+from safetycheck.db import insert_unless_taken
 from safetycheck.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from safetycheck.extensions import db
 from safetycheck.timeline import service as timeline
@@ -96,31 +96,30 @@ def check_in(
     )
     if assessment.refusal is not None:
         raise Conflict(assessment.refusal, {"address": [assessment.refusal]})
-    visit = Visit(
-        practitioner_id=practitioner.id,
-        team_id=practitioner.team_id,
-        status=VisitStatus.ACTIVE,
-        address=address.strip(),
-        case_ref=case_ref,
-        companion_id=companion_id,
-        notes=notes,
-        checked_in_at=now,
-        due_at=due_at,
-        warnings=assessment.warnings,
-        idempotency_key=idempotency_key,
-        idempotency_fingerprint=request_fingerprint if idempotency_key else None,
-    )
+    values: dict[str, Any] = {
+        "practitioner_id": practitioner.id,
+        "team_id": practitioner.team_id,
+        "status": VisitStatus.ACTIVE,
+        "address": address.strip(),
+        "case_ref": case_ref,
+        "companion_id": companion_id,
+        "notes": notes,
+        "checked_in_at": now,
+        "due_at": due_at,
+        "warnings": assessment.warnings,
+        "idempotency_key": idempotency_key,
+        "idempotency_fingerprint": request_fingerprint if idempotency_key else None,
+    }
     if location is not None:
-        _set_location(visit, location, now)
-    try:
-        with db.session.begin_nested():
-            db.session.add(visit)
-            db.session.flush()
-    except IntegrityError:
-        # Lost a race with a retry of the same request, or with a second check-in.
+        values.update(_location_values(location, now))
+    # One statement: a unique key taken (a retry of the same request, or a second check-in,
+    # racing this one) inserts nothing and leaves the transaction usable. It was a savepoint
+    # around the ORM's insert: two of a check-in's eleven round trips (docs/benchmarks.md, P4).
+    visit: Visit | None = insert_unless_taken(db.session, Visit, values)
+    if visit is None:
         if idempotency_key and (earlier := _visit_by_key(practitioner.id, idempotency_key)):
             return _replay(earlier, request_fingerprint, address)
-        raise Conflict("You are already checked in to a visit; check out of it first.") from None
+        raise Conflict("You are already checked in to a visit; check out of it first.")
     events.check_in_accepted.announce(events.CheckInAccepted(visit=visit, assessment=assessment, now=now))
     timeline.record(
         "visit",
@@ -355,11 +354,19 @@ def _check_companion(practitioner: User, companion_id: int) -> None:
         )
 
 
+def _location_values(location: Location, now: datetime) -> dict[str, Any]:
+    """The visit's last position and its time, always written together."""
+    return {
+        "last_lat": location.lat,
+        "last_lon": location.lon,
+        "last_accuracy_m": location.accuracy_m,
+        "last_located_at": now,
+    }
+
+
 def _set_location(visit: Visit, location: Location, now: datetime) -> None:
-    visit.last_lat = location.lat
-    visit.last_lon = location.lon
-    visit.last_accuracy_m = location.accuracy_m
-    visit.last_located_at = now
+    for name, value in _location_values(location, now).items():
+        setattr(visit, name, value)
 
 
 def close_by_manager(visit_id: int, *, actor_id: int, now: datetime) -> None:

@@ -22,9 +22,9 @@ from safetycheck.extensions import db
 from tests.incidents.helpers import SAME_HOME_TYPED_FAST, report
 
 # The justified numbers (docs/benchmarks.md): each one more is a round trip on every request.
-CHECK_IN_STATEMENTS = 9  # token+user, keyed/current visit, household+markers, SAVEPOINT,
-# INSERT visit, RELEASE, a reachable manager (the cover check), INSERT visit_households,
-# INSERT timeline (then COMMIT)
+CHECK_IN_STATEMENTS = 7  # token+user, keyed/current visit, household+markers, INSERT visit
+# ... ON CONFLICT DO NOTHING RETURNING, a reachable manager (the cover check), INSERT
+# visit_households, INSERT timeline (then COMMIT)
 CHECK_OUT_STATEMENTS = 4  # token+user, visit, UPDATE visit, INSERT timeline (then COMMIT)
 
 
