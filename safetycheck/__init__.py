@@ -51,6 +51,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, clock: Clock | None
             from safetycheck.db import configure_sqlite
 
             configure_sqlite(db.engine)
+        elif not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
+            from safetycheck.connection_checks import check_connections_when_in_doubt
+
+            check_connections_when_in_doubt(db.engine, app.config["DATABASE_PING_AFTER_IDLE"])
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     api.init_app(app, spec_kwargs=spec_kwargs())
     register_error_handlers(app)

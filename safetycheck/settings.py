@@ -148,8 +148,9 @@ def _validate(app: Flask) -> None:
     cfg["DATABASE_URL"] = url
     cfg["SQLALCHEMY_DATABASE_URI"] = url
     cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
-    if url.startswith("postgresql"):
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("pool_pre_ping", True)
+    cfg["DATABASE_PING_AFTER_IDLE"] = _as_number(
+        "DATABASE_PING_AFTER_IDLE", cfg.get("DATABASE_PING_AFTER_IDLE", 30), minimum=0
+    )
 
     backend = str(cfg.get("SMS_BACKEND") or "console").lower()
     if backend not in SMS_BACKENDS:

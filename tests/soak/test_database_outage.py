@@ -3,8 +3,9 @@
 PostgreSQL: every connection to the database is cut (`pg_terminate_backend`) again and again
 while a real worker process sweeps and the service (the app in this process, through its test
 client) answers requests. Neither is restarted: the worker's failing sweep parts roll back and
-the next sweep redoes them; pooled connections are checked before use (`pool_pre_ping`). At the
-end every step was decided once and every text sent once (`harness.check_exactly_once`).
+the next sweep redoes them; a pooled connection whose socket shows the cut is pinged and replaced
+when checked out (`safetycheck/connection_checks.py`). At the end every step was decided once
+and every text sent once (`harness.check_exactly_once`).
 
 SQLite: another process holds the write lock beyond the busy timeout; the sweep's parts fail
 with "database is locked", are rolled back and reported, and the next sweep does everything.
@@ -50,16 +51,25 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_commits, pytest.mark.no_cover]
 
 
 def cut_every_connection(admin: sa.Engine, database: str) -> int:
+    """Terminate every other connection to the database, and return once their backends are gone.
+
+    Waiting (the second statement: `pg_terminate_backend` with a timeout returns when the backend
+    has exited) means each backend's goodbye has been sent when the next request comes, as after
+    a restart. A cut landing while a request is already under way fails that request, with a ping
+    or without; that is not what this test is about.
+    """
     with admin.connect() as conn:
-        return len(
-            conn.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = :db AND pid <> pg_backend_pid()"
-                ),
-                {"db": database},
-            ).all()
-        )
+        signalled = conn.execute(
+            sa.text(
+                "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :db AND pid <> pg_backend_pid()"
+            ),
+            {"db": database},
+        ).all()
+        cut = [pid for pid, signalled_now in signalled if signalled_now]
+        for pid in cut:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+    return len(cut)
 
 
 @pytest.mark.postgres_only
@@ -96,8 +106,8 @@ def test_worker_and_service_ride_out_cut_connections_and_lose_no_step(tmp_path: 
             deadline = time.monotonic() + 8
             while time.monotonic() < deadline:
                 cuts += cut_every_connection(admin, database) > 0
-                # The service answers straight after: its pooled connection is dead, and is
-                # replaced when checked out.
+                # The service answers straight after: its pooled connection is dead, its
+                # socket says so, and it is replaced when checked out.
                 answer = client.get("/readyz")
                 assert answer.status_code in (200, 503), answer.get_data(as_text=True)
                 assert answer.get_json()["checks"]["database"] == {"ok": True}
