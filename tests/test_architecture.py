@@ -19,6 +19,7 @@ LAYERS: list[set[str]] = [
     # infrastructure: no domain knowledge
     {
         "db",
+        "connection_checks",  # the pool's check of a connection at checkout, beside db
         "extensions",
         "errors",
         "clock",
