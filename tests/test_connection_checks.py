@@ -80,46 +80,40 @@ def wait_for_goodbye(fd: int) -> None:
     assert poller.poll(10_000), "the server's goodbye never reached the socket"
 
 
-postgres = pytest.mark.skipif(not ON_POSTGRES, reason="the check is for PostgreSQL connections")
+def postgres(test: Any) -> Any:
+    """Run only against a PostgreSQL server (the suite's SAFETYCHECK_TEST_DATABASE_URL)."""
+    skip = pytest.mark.skipif(not ON_POSTGRES, reason="the check is for PostgreSQL connections")
+    return pytest.mark.postgres_only(skip(test))
+
+
+def second_use(ping_after_idle: float) -> list[str]:
+    """What a pool of one sends the second time its connection is used, just after the first."""
+    engine = pool_of_one(ping_after_idle)
+    try:
+        backend_pid(engine)
+        with wire_trace(engine) as queries, engine.connect() as conn:
+            conn.execute(sa.text("SELECT 2"))
+    finally:
+        engine.dispose()
+    assert any("SELECT 2" in q for q in queries), queries
+    return queries
 
 
 @postgres
-@pytest.mark.postgres_only
 def test_a_connection_used_a_moment_ago_is_used_without_a_ping() -> None:
-    engine = pool_of_one(ping_after_idle=30)
-    try:
-        backend_pid(engine)
-        with wire_trace(engine) as queries:
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 2"))
-        assert not any(is_ping(q) for q in queries), queries
-        assert any("SELECT 2" in q for q in queries), queries
-    finally:
-        engine.dispose()
+    queries = second_use(ping_after_idle=30)
+    assert not any(is_ping(q) for q in queries), queries
 
 
 @postgres
-@pytest.mark.postgres_only
 def test_a_connection_idle_past_the_setting_is_pinged_first() -> None:
-    engine = pool_of_one(ping_after_idle=0)
-    try:
-        backend_pid(engine)
-        with wire_trace(engine) as queries:
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 2"))
-        ping, own = (
-            [i for i, q in enumerate(queries) if is_ping(q)],
-            [i for i, q in enumerate(queries) if "SELECT 2" in q],
-        )
-        assert ping, queries
-        assert own, queries
-        assert ping[0] < own[0], queries
-    finally:
-        engine.dispose()
+    queries = second_use(ping_after_idle=0)
+    pings = [i for i, q in enumerate(queries) if is_ping(q)]
+    assert pings, queries
+    assert pings[0] < next(i for i, q in enumerate(queries) if "SELECT 2" in q), queries
 
 
 @postgres
-@pytest.mark.postgres_only
 @pytest.mark.parametrize("ping_after_idle", [30, None], ids=["checked", "unchecked"])
 def test_a_connection_whose_server_side_went_away_is_replaced_not_handed_out(
     ping_after_idle: float | None,
@@ -146,7 +140,6 @@ def test_a_connection_whose_server_side_went_away_is_replaced_not_handed_out(
 
 
 @postgres
-@pytest.mark.postgres_only
 def test_a_closed_connection_is_in_doubt_whatever_its_idle_time() -> None:
     engine = pool_of_one(ping_after_idle=None)
     try:
@@ -162,7 +155,6 @@ def test_a_closed_connection_is_in_doubt_whatever_its_idle_time() -> None:
 
 
 @postgres
-@pytest.mark.postgres_only
 def test_the_app_checks_in_doubt_instead_of_pinging_every_request(base_config: dict[str, Any]) -> None:
     app = create_app({**base_config, "DATABASE_URL": SERVER_URL})
     with app.app_context():
